@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install tessera with its test dependencies, check style, and run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python -m ruff check tessera tests benchmarks examples
+python -m pytest -n 2 -q tests

@@ -1,0 +1,242 @@
+"""The operator base: forward on backend arrays, backward on Tensors.
+
+Every operator in ``tessera/ops`` is a :class:`Function` subclass that keeps its
+forward and its backward side by side. ``forward`` receives backend arrays and
+returns an array (or a tuple of arrays); ``backward`` receives the output
+gradients as Tensors and returns one gradient Tensor (or None) per input. Because
+backward uses tessera's own differentiable operations, running it with the graph
+recorded (``create_graph=True``) gives gradients of gradients.
+
+An operator that needs its inputs or outputs in backward says so with the class
+attributes ``keeps_inputs`` / ``keeps_outputs``; backward then reads
+``self.saved_inputs`` / ``self.saved_outputs``, which check that nothing was
+modified in place since the forward (version counters). Constants that backward
+needs (masks, indices) may be stored on ``self`` as arrays during forward.
+
+The node object doubles as the graph node (``grad_fn``): ``next_edges`` holds,
+per input, ``(node, output_nr)`` of where its gradient flows, or None.
+"""
+
+import itertools
+import weakref
+
+from . import grad_mode
+
+__all__ = ["Function", "AccumulateGrad", "sum_to_shape"]
+
+_state = grad_mode.state
+_sequence = itertools.count()
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+# Set by tessera/_tensor.py, which imports this module (avoids an import cycle).
+_Tensor = None
+
+
+def _make_tensor(data, node=None, output_nr=0):
+    t = _Tensor.__new__(_Tensor)
+    t._data = data
+    t._node = node
+    t._output_nr = output_nr
+    t.requires_grad = node is not None
+    t.grad = None
+    t._version = [0]
+    t._base = None
+    t._acc = None
+    t._hooks = None
+    t._retains_grad = False
+    return t
+
+
+class Function:
+    """Base class of tessera's operators (see the module docstring)."""
+
+    keeps_inputs = False
+    keeps_outputs = False
+    is_view = False          # outputs share storage (and the version counter) with input 0
+
+    # Filled in by apply() when the graph is recorded.
+    next_edges = ()
+    _saved = None
+    _tensor_hooks = None     # {output_nr: [hook, ...]} registered on non-leaf outputs
+    _retained = None         # {output_nr: weakref to the tensor that called retain_grad()}
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the operator on Tensors (None for an absent optional input)."""
+        fn = cls.__new__(cls)
+        out = fn.forward(*[None if t is None else t._data for t in inputs], **params)
+        if _state.enabled:
+            for t in inputs:
+                if t is not None and t.requires_grad:
+                    return fn._record(inputs, out)
+        if type(out) is not tuple:
+            out = _make_tensor(out)
+            if cls.is_view:
+                _share_storage(inputs[0], (out,))
+            return out
+        outs = tuple(_make_tensor(o) for o in out)
+        if cls.is_view:
+            _share_storage(inputs[0], outs)
+        return outs
+
+    def _record(self, inputs, out):
+        self.sequence_nr = next(_sequence)
+        edges = []
+        for t in inputs:
+            if t is None or not t.requires_grad:
+                edges.append(None)
+            elif t._node is not None:
+                edges.append((t._node, t._output_nr))
+            else:
+                edges.append((t._accumulator(), 0))
+        self.next_edges = edges
+        multi = type(out) is tuple
+        outs = out if multi else (out,)
+        if multi:
+            self.num_outputs = len(outs)
+            self.output_meta = [(o.shape, o.dtype) for o in outs]
+        tensors = []
+        for i, o in enumerate(outs):
+            # Integer and boolean outputs (indices, masks) never carry gradients.
+            differentiable = o.dtype.kind in "fc"
+            tensors.append(_make_tensor(o, self if differentiable else None, i))
+        if self.is_view:
+            _share_storage(inputs[0], tensors)
+        if self.keeps_inputs or self.keeps_outputs:
+            saved_in = tuple(inputs) if self.keeps_inputs else ()
+            self._saved = (
+                saved_in,
+                tuple(None if t is None else t._version[0] for t in saved_in),
+                tuple(t._data for t in tensors) if self.keeps_outputs else (),
+                tuple((t._version, t._version[0]) for t in tensors) if self.keeps_outputs else (),
+            )
+        return tuple(tensors) if multi else tensors[0]
+
+    # -- what backward reads ------------------------------------------------------------
+
+    @property
+    def saved_inputs(self):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        for t, v in zip(saved[0], saved[1]):
+            if t is not None and t._version[0] != v:
+                raise RuntimeError(_modified_message(self, t.shape, v, t._version[0]))
+        return saved[0]
+
+    @property
+    def saved_outputs(self):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        outs = []
+        for i, (data, (counter, v)) in enumerate(zip(saved[2], saved[3])):
+            if counter[0] != v:
+                raise RuntimeError(_modified_message(self, data.shape, v, counter[0]))
+            # A fresh Tensor whose grad_fn is this node: no reference cycle, and double
+            # backward through the saved output reaches this node's inputs.
+            outs.append(_make_tensor(data, self if data.dtype.kind in "fc" else None, i))
+        return tuple(outs)
+
+    def release(self):
+        """Free what backward needed (after a backward without retain_graph)."""
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
+
+    def _check_not_freed(self):
+        if self._saved is None and getattr(self, "_freed", False):
+            raise RuntimeError(_FREED_MESSAGE)
+
+    # -- the operator contract ----------------------------------------------------------
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def backward(self, *grad_outputs):
+        raise RuntimeError(f"{self.name()} is not differentiable")
+
+    def name(self):
+        return type(self).__name__ + "Backward0"
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self):
+        """PyTorch's view of the graph: ((node, output_nr) or (None, 0), ...)."""
+        return tuple(e if e is not None else (None, 0) for e in self.next_edges)
+
+    def register_hook(self, hook):
+        """Hook called as ``hook(grad_inputs, grad_outputs)`` after this node's backward."""
+        hooks = self.__dict__.setdefault("_node_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+
+class AccumulateGrad(Function):
+    """The graph's sink for a leaf tensor: adds the incoming gradient to ``.grad``."""
+
+    def __init__(self, tensor):
+        self.variable_ref = weakref.ref(tensor)
+        self.sequence_nr = -1
+
+    @property
+    def variable(self):
+        return self.variable_ref()
+
+    def name(self):
+        return "AccumulateGrad"
+
+
+def _share_storage(source, views):
+    """Views share their source's version counter, so an in-place write to either is seen."""
+    base = source._base if source._base is not None else source
+    for t in views:
+        t._version = source._version
+        t._base = base
+
+
+def _modified_message(node, shape, expected, found):
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [tensor of shape {list(shape)}], which is output 0 of "
+            f"{node.name()}, is at version {found}; expected version {expected} instead.")
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container = container
+        self._item = item
+
+    def remove(self):
+        try:
+            if isinstance(self._container, dict):
+                del self._container[self._item]
+            else:
+                self._container.remove(self._item)
+        except (ValueError, KeyError):
+            pass
+
+
+def sum_to_shape(grad, shape):
+    """Undo broadcasting: sum ``grad`` (a Tensor) down to ``shape``.
+
+    The one place where every operator's broadcasting is reversed.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1)
+    if dims:
+        grad = grad.sum(dim=dims, keepdim=True)
+    if lead:
+        grad = grad.reshape(shape)
+    elif grad.shape != shape:
+        grad = grad.reshape(shape)
+    return grad

@@ -1,0 +1,27 @@
+"""``tessera.nn.functional``: the functional API of layers, as ``torch.nn.functional``.
+
+Every function here is an operator of ``tessera/ops`` (this module only gathers them
+under PyTorch's names), so layers, Tensor methods and users share one implementation.
+"""
+
+from ..ops.attention import *  # noqa: F401,F403
+from ..ops.conv import *  # noqa: F401,F403
+from ..ops.dropout import *  # noqa: F401,F403
+from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                               logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
+                               softsign, tanh)
+from ..ops.index import embedding, one_hot
+from ..ops.linalg import linear
+from ..ops.loss import *  # noqa: F401,F403
+from ..ops.norm import *  # noqa: F401,F403
+from ..ops.pool import *  # noqa: F401,F403
+from ..ops.reduce import log_softmax, softmax
+from ..ops.shape import pad
+from ..ops import attention as _attention, conv as _conv, dropout as _dropout, loss as _loss
+from ..ops import norm as _norm, pool as _pool
+
+__all__ = (["celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
+            "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus",
+            "softsign", "tanh", "embedding", "one_hot", "linear", "log_softmax", "softmax", "pad"]
+           + _attention.__all__ + _conv.__all__ + _dropout.__all__ + _loss.__all__ + _norm.__all__
+           + _pool.__all__)

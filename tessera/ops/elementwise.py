@@ -1,0 +1,1080 @@
+"""Elementwise operators: arithmetic, math functions, activations, comparisons, logic.
+
+Each operator is one Function with its forward (on arrays) and its backward (on
+Tensors) side by side. Broadcasting is undone by ``sum_to_shape`` alone.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Function, sum_to_shape
+from ..backend import dtypes, get_array_module
+from ._util import as_tensor_arg, broadcast_shapes, check_tensor, make_tensor, promote_operands
+
+__all__ = [
+    "cast", "clone", "copy_from",
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "remainder", "fmod", "pow", "maximum", "minimum", "fmax", "fmin", "lerp", "addcmul",
+    "addcdiv", "neg", "negative", "abs", "sign", "exp", "exp2", "log", "log2", "log10", "log1p",
+    "expm1", "sqrt", "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "asin", "acos",
+    "atan", "sinh", "cosh", "tanh", "sigmoid", "logsigmoid", "relu", "relu6", "leaky_relu",
+    "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh",
+    "hardsigmoid", "hardswish", "erf", "erfinv", "clamp", "clip", "where", "floor", "ceil",
+    "round", "trunc", "frac", "nan_to_num", "eq", "ne", "lt", "le", "gt", "ge", "equal",
+    "isclose", "allclose", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+]
+
+
+# == dtype conversion and copies =================================================================
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        if self.in_dtype.kind != "f" and self.in_dtype != dtypes.bfloat16.np_dtype:
+            return None
+        return cast(g, dtypes.from_numpy_dtype(self.in_dtype))
+
+
+def cast(x, dtype, copy=False):
+    dtype = dtypes.as_dtype(dtype)
+    if x._data.dtype == dtype.np_dtype and not copy:
+        return x
+    return Cast.apply(x, dtype=dtype.np_dtype)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(x, *, memory_format=None):
+    return Clone.apply(check_tensor(x, "clone"))
+
+
+class CopyFrom(Function):
+    """``dst.copy_(src)`` as a function: the result is src, cast and broadcast to dst."""
+
+    def forward(self, dst, src):
+        self.src_shape = src.shape
+        self.src_dtype = src.dtype
+        return np.broadcast_to(src, dst.shape).astype(dst.dtype, copy=True)
+
+    def backward(self, g):
+        return None, cast(sum_to_shape(g, self.src_shape), dtypes.from_numpy_dtype(self.src_dtype))
+
+
+def copy_from(dst, src):
+    broadcast_shapes("copy_", src.shape, dst.shape)
+    return CopyFrom.apply(dst, src)
+
+
+# == arithmetic ==================================================================================
+
+def _binary(op_cls, a, b, name):
+    a, b = promote_operands(name, a, b)
+    try:
+        return op_cls.apply(a, b)
+    except ValueError:
+        broadcast_shapes(name, a._data.shape, b._data.shape)
+        raise
+
+
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        return sum_to_shape(g, self.shapes[0]), sum_to_shape(g, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g):
+        return sum_to_shape(g, self.shapes[0]), sum_to_shape(-g, self.shapes[1])
+
+
+class Mul(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        return (sum_to_shape(g * b, a._data.shape) if self.next_edges[0] else None,
+                sum_to_shape(g * a, b._data.shape) if self.next_edges[1] else None)
+
+
+class Div(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        ga = sum_to_shape(g / b, a._data.shape) if self.next_edges[0] else None
+        gb = sum_to_shape(-g * a / (b * b), b._data.shape) if self.next_edges[1] else None
+        return ga, gb
+
+
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Add, input, other, "add")
+
+
+def sub(input, other, *, alpha=1):
+    if isinstance(input, Tensor) and input.dtype is dtypes.bool:
+        raise RuntimeError("sub: subtraction with two bool tensors is not supported; use "
+                           "logical_xor or ~ instead")
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Sub, input, other, "sub")
+
+
+subtract = sub
+
+
+def mul(input, other):
+    return _binary(Mul, input, other, "mul")
+
+
+multiply = mul
+
+
+def _to_float(x):
+    if isinstance(x, Tensor) and not x.is_floating_point():
+        return cast(x, dtypes.get_default_dtype())
+    return x
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        a, b = promote_operands("div", input, other)
+        if not a.is_floating_point():  # true division of integers gives the default float
+            a, b = cast(a, dtypes.get_default_dtype()), cast(b, dtypes.get_default_dtype())
+        return _binary(Div, a, b, "div")
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        a, b = promote_operands("div", input, other)
+        if a.is_floating_point():
+            return trunc(_binary(Div, a, b, "div"))
+        return _nondiff_binary(lambda x, y: np.trunc(x / y).astype(x.dtype), a, b, "div")
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                     f"found '{rounding_mode}'")
+
+
+divide = div
+true_divide = div
+
+
+def _nondiff_binary(fn, a, b, name):
+    a, b = promote_operands(name, a, b)
+    broadcast_shapes(name, a._data.shape, b._data.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return make_tensor(fn(a._data, b._data))
+
+
+def _int_zero_division_check(name, b):
+    if b._data.dtype.kind in "iu" and np.any(b._data == 0):
+        raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
+
+
+def floor_divide(input, other):
+    a, b = promote_operands("floor_divide", input, other)
+    _int_zero_division_check("floor_divide", b)
+    return _nondiff_binary(np.floor_divide, a, b, "floor_divide")
+
+
+class Remainder(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        gb = sum_to_shape(-g * floor(a / b), b._data.shape) if self.next_edges[1] else None
+        return sum_to_shape(g, a._data.shape), gb
+
+
+class Fmod(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        gb = sum_to_shape(-g * trunc(a / b), b._data.shape) if self.next_edges[1] else None
+        return sum_to_shape(g, a._data.shape), gb
+
+
+def remainder(input, other):
+    a, b = promote_operands("remainder", input, other)
+    if not a.is_floating_point():
+        _int_zero_division_check("remainder", b)
+        return _nondiff_binary(np.remainder, a, b, "remainder")
+    return _binary(Remainder, a, b, "remainder")
+
+
+def fmod(input, other):
+    a, b = promote_operands("fmod", input, other)
+    if not a.is_floating_point():
+        _int_zero_division_check("fmod", b)
+        return _nondiff_binary(np.fmod, a, b, "fmod")
+    return _binary(Fmod, a, b, "fmod")
+
+
+class PowScalar(Function):
+    keeps_inputs = True
+
+    def forward(self, x, exponent):
+        self.exponent = exponent
+        if exponent == 2:
+            return x * x
+        if exponent == 0.5:
+            return np.sqrt(x)
+        return np.power(x, exponent)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        e = self.exponent
+        if e == 0:
+            return g * 0
+        if e == 2:
+            return g * (x * 2)
+        return g * (pow(x, e - 1) * e)
+
+
+class Pow(Function):
+    keeps_inputs = True
+    keeps_outputs = True
+
+    def forward(self, a, b):
+        return np.power(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        ga = gb = None
+        if self.next_edges[0]:
+            ga = sum_to_shape(g * b * pow(a, b - 1), a._data.shape)
+        if self.next_edges[1]:
+            (out,) = self.saved_outputs
+            # d/db a^b = a^b log a, taken as 0 where a == 0 (PyTorch's convention).
+            log_a = where(a == 0, zeros_scalar(a), log(where(a == 0, ones_scalar(a), a)))
+            gb = sum_to_shape(g * out * log_a, b._data.shape)
+        return ga, gb
+
+
+def zeros_scalar(like):
+    return make_tensor(np.zeros((), like._data.dtype))
+
+
+def ones_scalar(like):
+    return make_tensor(np.ones((), like._data.dtype))
+
+
+def pow(input, exponent):
+    if isinstance(input, Tensor) and isinstance(exponent, numbers.Number) and \
+            not isinstance(exponent, bool):
+        if input.is_floating_point() or (isinstance(exponent, numbers.Integral) and exponent >= 0):
+            if not input.is_floating_point():
+                return make_tensor(np.power(input._data, exponent))
+            return PowScalar.apply(input, exponent=exponent)
+    a, b = promote_operands("pow", input, exponent)
+    if not a.is_floating_point():
+        if np.any(b._data < 0):
+            raise RuntimeError("pow: integers to negative integer powers are not allowed.")
+        return _nondiff_binary(np.power, a, b, "pow")
+    return _binary(Pow, a, b, "pow")
+
+
+class Maximum(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        # Ties split the gradient evenly, as PyTorch does.
+        mask_a = (a._data > b._data) + 0.5 * (a._data == b._data)
+        return _masked_pair(g, mask_a.astype(g._data.dtype), a, b)
+
+
+class Minimum(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        mask_a = (a._data < b._data) + 0.5 * (a._data == b._data)
+        return _masked_pair(g, mask_a.astype(g._data.dtype), a, b)
+
+
+def _masked_pair(g, mask_a, a, b):
+    ma = make_tensor(mask_a)
+    return (sum_to_shape(g * ma, a._data.shape), sum_to_shape(g * (1 - ma), b._data.shape))
+
+
+def maximum(input, other):
+    return _binary(Maximum, input, other, "maximum")
+
+
+def minimum(input, other):
+    return _binary(Minimum, input, other, "minimum")
+
+
+def fmax(input, other):
+    a, b = promote_operands("fmax", input, other)
+    return where(isnan(b) | (a >= b), a, b) if a.is_floating_point() else maximum(a, b)
+
+
+def fmin(input, other):
+    a, b = promote_operands("fmin", input, other)
+    return where(isnan(b) | (a <= b), a, b) if a.is_floating_point() else minimum(a, b)
+
+
+def lerp(input, end, weight):
+    """``input + weight * (end - input)``."""
+    return add(input, mul(weight, sub(end, input)))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return add(input, mul(mul(tensor1, tensor2), value))
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return add(input, mul(div(tensor1, tensor2), value))
+
+
+# == unary math ===================================================================================
+
+def _float_input(x, name):
+    """Unary float functions promote integer input to the default float dtype."""
+    if not isinstance(x, Tensor):
+        x = as_tensor_arg(x, name)
+    if x._data.dtype.kind in "biu":
+        return cast(x, dtypes.get_default_dtype())
+    return x
+
+
+class Neg(Function):
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, g):
+        return -g
+
+
+def neg(input):
+    if input.dtype is dtypes.bool:
+        raise RuntimeError("neg: negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+class Abs(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * sign(x)
+
+
+def abs(input):
+    return Abs.apply(input) if input.is_floating_point() else make_tensor(np.abs(input._data))
+
+
+def sign(input):
+    return make_tensor(np.sign(input._data))
+
+
+class Exp(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * y
+
+
+class Exp2(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.exp2(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * y * math.log(2.0)
+
+
+class Log(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g / x
+
+
+class Log2(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.log2(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g / (x * math.log(2.0))
+
+
+class Log10(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.log10(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g / (x * math.log(10.0))
+
+
+class Log1p(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g / (x + 1)
+
+
+class Expm1(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * (y + 1)
+
+
+class Sqrt(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g / (y * 2)
+
+
+class Rsqrt(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return 1 / np.sqrt(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * (y * y * y) * -0.5
+
+
+class Reciprocal(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return 1 / x
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return -g * y * y
+
+
+class Sin(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * cos(x)
+
+
+class Cos(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return -g * sin(x)
+
+
+class Tan(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.tan(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * (y * y + 1)
+
+
+class Asin(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.arcsin(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * rsqrt(1 - x * x)
+
+
+class Acos(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.arccos(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return -g * rsqrt(1 - x * x)
+
+
+class Atan(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.arctan(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g / (x * x + 1)
+
+
+class Sinh(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.sinh(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * cosh(x)
+
+
+class Cosh(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return np.cosh(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * sinh(x)
+
+
+class Tanh(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        # exp of -|x| never overflows; float32 stays float32.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * (y * (1 - y))
+
+
+def _unary(op_cls, name):
+    def fn(input):
+        return op_cls.apply(_float_input(input, name))
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name}; integer input is promoted to the default float dtype."
+    return fn
+
+
+exp = _unary(Exp, "exp")
+exp2 = _unary(Exp2, "exp2")
+log = _unary(Log, "log")
+log2 = _unary(Log2, "log2")
+log10 = _unary(Log10, "log10")
+log1p = _unary(Log1p, "log1p")
+expm1 = _unary(Expm1, "expm1")
+sqrt = _unary(Sqrt, "sqrt")
+rsqrt = _unary(Rsqrt, "rsqrt")
+reciprocal = _unary(Reciprocal, "reciprocal")
+sin = _unary(Sin, "sin")
+cos = _unary(Cos, "cos")
+tan = _unary(Tan, "tan")
+asin = _unary(Asin, "asin")
+acos = _unary(Acos, "acos")
+atan = _unary(Atan, "atan")
+sinh = _unary(Sinh, "sinh")
+cosh = _unary(Cosh, "cosh")
+tanh = _unary(Tanh, "tanh")
+sigmoid = _unary(Sigmoid, "sigmoid")
+
+
+def square(input):
+    return mul(input, input) if not input.is_floating_point() else PowScalar.apply(input,
+                                                                                   exponent=2)
+
+
+# == activations ==================================================================================
+
+class Relu(Function):
+    keeps_outputs = True
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        (y,) = self.saved_outputs
+        return g * make_tensor((y._data > 0).astype(g._data.dtype))
+
+
+def relu(input, inplace=False):
+    if inplace:
+        return input.relu_()
+    if not input.is_floating_point():
+        return make_tensor(np.maximum(input._data, 0))
+    return Relu.apply(input)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+class LeakyRelu(Function):
+    keeps_inputs = True
+
+    def forward(self, x, slope):
+        self.slope = slope
+        return np.where(x > 0, x, x * x.dtype.type(slope))
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        scale = np.where(x._data > 0, 1, self.slope).astype(g._data.dtype)
+        return g * make_tensor(scale)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = LeakyRelu.apply(input, slope=negative_slope)
+    return input.copy_(out) if inplace else out
+
+
+class Elu(Function):
+    keeps_inputs = True
+    keeps_outputs = True
+
+    def forward(self, x, alpha, scale, input_scale):
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        t = x.dtype.type
+        return np.where(x > 0, x * t(scale), t(scale * alpha) * np.expm1(x * t(input_scale)))
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        (y,) = self.saved_outputs
+        positive = make_tensor((x._data > 0).astype(g._data.dtype))
+        # For x <= 0, d/dx = input_scale * (y + scale * alpha).
+        neg_grad = (y + self.scale * self.alpha) * self.input_scale
+        return g * (positive * self.scale + (1 - positive) * neg_grad)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0)
+    return input.copy_(out) if inplace else out
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    out = Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
+    return input.copy_(out) if inplace else out
+
+
+def celu(input, alpha=1.0, inplace=False):
+    out = Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+    return input.copy_(out) if inplace else out
+
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class GeluErf(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        t = x.dtype.type
+        return x * t(0.5) * (1 + _erf_array(x * t(1 / _SQRT_2)))
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        cdf = (erf(x * (1 / _SQRT_2)) + 1) * 0.5
+        pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
+        return g * (cdf + x * pdf)
+
+
+class GeluTanh(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        t = x.dtype.type
+        inner = t(_SQRT_2_OVER_PI) * (x + t(0.044715) * x * x * x)
+        return t(0.5) * x * (1 + np.tanh(inner))
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
+        th = tanh(inner)
+        d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
+        return g * ((th + 1) * 0.5 + x * 0.5 * (1 - th * th) * d_inner)
+
+
+def gelu(input, approximate="none"):
+    if approximate == "none":
+        return GeluErf.apply(input)
+    if approximate == "tanh":
+        return GeluTanh.apply(input)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input, inplace=False):
+    out = mul(input, sigmoid(input))
+    return input.copy_(out) if inplace else out
+
+
+def mish(input, inplace=False):
+    out = mul(input, tanh(softplus(input)))
+    return input.copy_(out) if inplace else out
+
+
+class Softplus(Function):
+    keeps_inputs = True
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        t = x.dtype.type
+        bx = x * t(beta)
+        soft = np.logaddexp(bx, t(0)) / t(beta)
+        return np.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        bx = x * self.beta
+        linear = make_tensor((bx._data > self.threshold).astype(g._data.dtype))
+        return g * (linear + (1 - linear) * sigmoid(bx))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def logsigmoid(input):
+    return neg(softplus(neg(input)))
+
+
+def softsign(input):
+    return div(input, add(abs(input), 1))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    out = clamp(input, min_val, max_val)
+    return input.copy_(out) if inplace else out
+
+
+def hardsigmoid(input, inplace=False):
+    out = div(clamp(add(input, 3), 0, 6), 6)
+    return input.copy_(out) if inplace else out
+
+
+def hardswish(input, inplace=False):
+    out = mul(input, hardsigmoid(input))
+    return input.copy_(out) if inplace else out
+
+
+# erf without SciPy: a power series near 0 and a Chebyshev fit of erfc beyond, each accurate
+# to float32's precision (erfc's relative error < 1.2e-7, Numerical Recipes' erfcc).
+def _erf_array(x):
+    xp = get_array_module(x)
+    t = x.dtype.type if x.dtype.kind == "f" else np.float64
+    work = x.astype(np.float64) if x.dtype != np.float64 else x
+    ax = xp.abs(work)
+    small = ax < 1.0
+    x2 = work * work
+    term = work.copy()
+    series = work.copy()
+    for n in range(1, 14):
+        term = term * -x2 / n
+        series = series + term / (2 * n + 1)
+    series *= 2.0 / math.sqrt(math.pi)
+    z = 1.0 / (1.0 + 0.5 * ax)
+    poly = (-1.26551223 + z * (1.00002368 + z * (0.37409196 + z * (0.09678418 + z * (
+        -0.18628806 + z * (0.27886807 + z * (-1.13520398 + z * (1.48851587 + z * (
+            -0.82215223 + z * 0.17087277)))))))))
+    erfc = z * xp.exp(-ax * ax + poly)
+    large = xp.sign(work) * (1.0 - erfc)
+    return xp.where(small, series, large).astype(t, copy=False)
+
+
+class Erf(Function):
+    keeps_inputs = True
+
+    def forward(self, x):
+        return _erf_array(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        return g * exp(-(x * x)) * (2.0 / math.sqrt(math.pi))
+
+
+erf = _unary(Erf, "erf")
+
+
+def erfinv(input):
+    """Inverse error function by Newton steps on erf (no gradient)."""
+    x = _float_input(input, "erfinv")._data.astype(np.float64)
+    y = np.clip(x, -1 + 1e-16, 1 - 1e-16)
+    w = -np.log((1.0 - y) * (1.0 + y))
+    guess = np.sign(y) * np.sqrt(np.sqrt((2 / (math.pi * 0.147) + w / 2) ** 2 - w / 0.147)
+                                 - (2 / (math.pi * 0.147) + w / 2))
+    for _ in range(3):
+        guess = guess - (_erf_array(guess) - y) / (2 / math.sqrt(math.pi) * np.exp(-guess ** 2))
+    guess = np.where(x >= 1, np.inf, np.where(x <= -1, -np.inf, guess))
+    return make_tensor(guess.astype(input._data.dtype if input.is_floating_point()
+                                    else dtypes.get_default_dtype().np_dtype))
+
+
+# == clamping and selection =======================================================================
+
+class Clamp(Function):
+    keeps_inputs = True
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        inside = np.ones(x._data.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x._data >= self.lo
+        if self.hi is not None:
+            inside &= x._data <= self.hi
+        return g * make_tensor(inside.astype(g._data.dtype))
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if not input.is_floating_point():
+        if any(isinstance(v, float) for v in (min, max)):
+            input = cast(input, dtypes.get_default_dtype())
+        else:
+            return make_tensor(np.clip(input._data, min, max))
+    t = input._data.dtype.type
+    return Clamp.apply(input, lo=None if min is None else t(min), hi=None if max is None else t(max))
+
+
+clip = clamp
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        self.cond = cond
+        self.shapes = a.shape, b.shape
+        return np.where(cond, a, b)
+
+    def backward(self, g):
+        zero = zeros_scalar(g)
+        c = make_tensor(self.cond)
+        return (None, sum_to_shape(where(c, g, zero), self.shapes[0]),
+                sum_to_shape(where(c, zero, g), self.shapes[1]))
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        from .index import nonzero
+        return nonzero(condition, as_tuple=True)
+    condition = as_tensor_arg(condition, "where")
+    if condition.dtype is not dtypes.bool:
+        if condition.dtype is dtypes.uint8:
+            condition = cast(condition, dtypes.bool)
+        else:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                               f"tensor with dtype {condition.dtype}")
+    a, b = promote_operands("where", input, other)
+    broadcast_shapes("where", condition._data.shape, a._data.shape, b._data.shape)
+    return Where.apply(condition, a, b)
+
+
+def _rounding(fn, name):
+    def op(input, **kwargs):
+        return make_tensor(fn(input._data, **kwargs) if input.is_floating_point()
+                           else input._data.copy())
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} (no gradient: zero almost everywhere)."
+    return op
+
+
+floor = _rounding(np.floor, "floor")
+ceil = _rounding(np.ceil, "ceil")
+trunc = _rounding(np.trunc, "trunc")
+
+
+def round(input, *, decimals=0):
+    if not input.is_floating_point():
+        return make_tensor(input._data.copy())
+    return make_tensor(np.round(input._data, decimals))
+
+
+def frac(input):
+    return sub(input, trunc(input))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    mask = np.isfinite(input._data)
+    fixed = make_tensor(np.nan_to_num(input._data, nan=nan, posinf=posinf, neginf=neginf))
+    return where(make_tensor(mask), input, fixed)
+
+
+# == comparisons and logic (no gradients) =========================================================
+
+def _compare(ufunc, name):
+    def op(input, other):
+        a, b = promote_operands(name, input, other)
+        try:
+            return make_tensor(ufunc(a._data, b._data))
+        except ValueError:
+            broadcast_shapes(name, a._data.shape, b._data.shape)
+            raise
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` comparison; a bool tensor."
+    return op
+
+
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+logical_and = _compare(np.logical_and, "logical_and")
+logical_or = _compare(np.logical_or, "logical_or")
+logical_xor = _compare(np.logical_xor, "logical_xor")
+
+
+def logical_not(input):
+    return make_tensor(np.logical_not(input._data))
+
+
+def _bitwise(ufunc, name):
+    def op(input, other):
+        a, b = promote_operands(name, input, other)
+        if a.is_floating_point():
+            raise TypeError(f"{name}: bitwise operations need integer or bool tensors, got "
+                            f"{a.dtype}")
+        return make_tensor(ufunc(a._data, b._data))
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+
+
+def bitwise_not(input):
+    if input.is_floating_point():
+        raise TypeError(f"bitwise_not: needs an integer or bool tensor, got {input.dtype}")
+    return make_tensor(np.invert(input._data))
+
+
+def equal(input, other):
+    return input.shape == other.shape and bool(np.array_equal(input._data, other._data))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    a, b = promote_operands("isclose", input, other)
+    return make_tensor(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def isnan(input):
+    return make_tensor(np.isnan(input._data))
+
+
+def isinf(input):
+    return make_tensor(np.isinf(input._data))
+
+
+def isfinite(input):
+    return make_tensor(np.isfinite(input._data))

@@ -1,0 +1,1 @@
+"""OpInfo entries, one module per operator family."""

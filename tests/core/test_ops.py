@@ -1,0 +1,106 @@
+"""Every operator in the OpInfo database against PyTorch: forward values and dtypes,
+gradients for a random cotangent, finite-difference gradcheck in float64, and
+gradients of gradients where the entry asks for them."""
+
+import numpy as np
+import pytest
+import torch
+
+import tessera as ts
+from tessera.testing import all_op_infos, assert_close
+from tessera.testing.comparison import to_numpy
+
+OPS = all_op_infos()
+_TORCH_DTYPE = {str(getattr(torch, n)): n for n in
+                ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+                 "float32", "float64")}
+
+
+def _convert(sample, lib, requires_grad, dtype=None):
+    args = []
+    for i, a in enumerate(sample.args):
+        if isinstance(a, np.ndarray):
+            arr = a.astype(dtype) if dtype is not None and a.dtype.kind == "f" else a
+            grad = requires_grad and arr.dtype.kind == "f" and i not in sample.no_grad_args
+            if lib is torch:
+                t = torch.tensor(arr, requires_grad=grad)
+            else:
+                t = ts.tensor(arr, requires_grad=grad)
+            args.append(t)
+        else:
+            args.append(a)
+    return args
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        result = []
+        for o in out:
+            result.extend(_flatten(o))
+        return result
+    return [out] if out is not None and hasattr(out, "shape") else []
+
+
+def _dtype_name(t):
+    return _TORCH_DTYPE[str(t.dtype)] if type(t).__module__.startswith("torch") else t.dtype.name
+
+
+@pytest.mark.parametrize("info", OPS, ids=[o.name for o in OPS])
+def test_forward_backward_matches_torch(info):
+    for sample in info.sample_inputs():
+        ts_args = _convert(sample, ts, info.differentiable)
+        th_args = _convert(sample, torch, info.differentiable)
+        ts_out = _flatten(info.fn(ts, *ts_args, **sample.kwargs))
+        th_out = _flatten(info.fn(torch, *th_args, **sample.kwargs))
+        assert len(ts_out) == len(th_out), f"{sample}: number of outputs differs"
+        for a, e in zip(ts_out, th_out):
+            assert tuple(a.shape) == tuple(e.shape), f"{sample}: shape {a.shape} vs {e.shape}"
+            assert _dtype_name(a) == _dtype_name(e), f"{sample}: dtype {a.dtype} vs {e.dtype}"
+            if info.compare_fn is not None:
+                info.compare_fn(a, e)
+            elif not info.random:
+                assert_close(a, to_numpy(e), rtol=info.rtol, atol=info.atol, msg=repr(sample))
+        if not info.differentiable or info.random:
+            continue
+        ts_inputs = [a for a in ts_args if isinstance(a, ts.Tensor) and a.requires_grad]
+        th_inputs = [a for a in th_args if isinstance(a, torch.Tensor) and a.requires_grad]
+        pairs = [(a, e) for a, e in zip(ts_out, th_out) if e.requires_grad]
+        if not ts_inputs or not pairs:
+            continue
+        rng = np.random.default_rng(1)
+        cot = [rng.standard_normal(tuple(e.shape)).astype(to_numpy(e).dtype) for _, e in pairs]
+        ts_grads = ts.autograd.grad([a for a, _ in pairs], ts_inputs,
+                                    [ts.tensor(c) for c in cot], allow_unused=True)
+        th_grads = torch.autograd.grad([e for _, e in pairs], th_inputs,
+                                       [torch.tensor(c) for c in cot], allow_unused=True)
+        for i, (g, e) in enumerate(zip(ts_grads, th_grads)):
+            if e is None:
+                assert g is None or not np.any(to_numpy(g)), f"{sample}: grad {i} should be 0"
+                continue
+            assert g is not None, f"{sample}: gradient of input {i} missing"
+            assert_close(g, to_numpy(e), rtol=info.grad_rtol or info.rtol * 10,
+                         atol=info.grad_atol or info.atol * 10, msg=f"{sample} grad {i}")
+
+
+GRAD_OPS = [o for o in OPS if o.differentiable and o.gradcheck and not o.random]
+
+
+@pytest.mark.parametrize("info", GRAD_OPS, ids=[o.name for o in GRAD_OPS])
+def test_gradcheck_float64(info):
+    for sample in info.sample_inputs()[:info.gradcheck_samples]:
+        args = _convert(sample, ts, True, dtype=np.float64)
+        if not any(isinstance(a, ts.Tensor) and a.requires_grad for a in args):
+            continue
+        assert ts.autograd.gradcheck(lambda *a: info.fn(ts, *a, **sample.kwargs), args,
+                                     eps=1e-6, atol=1e-5, rtol=1e-3), sample
+
+
+GRADGRAD_OPS = [o for o in OPS if o.gradgrad]
+
+
+@pytest.mark.parametrize("info", GRADGRAD_OPS, ids=[o.name for o in GRADGRAD_OPS])
+def test_gradgradcheck_float64(info):
+    for sample in info.sample_inputs()[:1]:
+        args = _convert(sample, ts, True, dtype=np.float64)
+        assert ts.autograd.gradgradcheck(lambda *a: info.fn(ts, *a, **sample.kwargs), args,
+                                         eps=1e-6, atol=1e-4, rtol=1e-3), sample
