@@ -66,12 +66,19 @@ def make_array(rng, shape, dtype=np.float32, low=-2.0, high=2.0, positive=False)
     return np.asarray(rng.integers(int(low), int(high) + 1, shape), dtype=dtype)
 
 
-def all_op_infos():
-    """Every OpInfo in ``tessera.testing.op_db``."""
+def op_db_modules():
+    """The names of the modules of ``tessera.testing.op_db`` (one per operator family)."""
     from . import op_db
 
-    infos = []
-    for mod in pkgutil.iter_modules(op_db.__path__):
-        module = importlib.import_module(f"{op_db.__name__}.{mod.name}")
-        infos.extend(getattr(module, "OP_INFOS", []))
-    return infos
+    return sorted(m.name for m in pkgutil.iter_modules(op_db.__path__))
+
+
+def op_infos(module_name):
+    """The OpInfo entries of one family module."""
+    module = importlib.import_module(f"{__package__}.op_db.{module_name}")
+    return list(module.OP_INFOS)
+
+
+def all_op_infos():
+    """Every OpInfo in ``tessera.testing.op_db``."""
+    return [info for name in op_db_modules() for info in op_infos(name)]
