@@ -558,6 +558,10 @@ class Tensor:
     def __ipow__(self, other):
         return self.pow_(other)
 
+    def where(self, condition, other):
+        """``tessera.where(condition, self, other)``."""
+        return _ops.where(condition, self, other)
+
     def __setitem__(self, index, value):
         _ops.setitem(self, index, value)
 
@@ -701,7 +705,7 @@ tanh sigmoid relu erf erfinv reciprocal square floor ceil round trunc frac neg n
 isnan isinf isfinite logical_not logical_and logical_or logical_xor bitwise_not
 add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow
 maximum minimum fmax fmin clamp clip lerp addcmul addcdiv eq ne lt le gt ge equal allclose isclose
-where masked_fill masked_select nan_to_num softmax log_softmax
+masked_fill masked_select nan_to_num softmax log_softmax
 sum mean var std prod logsumexp cumsum cumprod norm max min amax amin argmax argmin all any
 var_mean std_mean median count_nonzero
 reshape view view_as transpose swapaxes permute squeeze unsqueeze flatten unflatten expand
@@ -711,18 +715,16 @@ matmul mm bmm outer dot mv inner addmm triu tril diagonal
 """.split()
 
 
-def _make_method(name):
-    def method(self, *args, **kwargs):
-        return getattr(_ops, name)(self, *args, **kwargs)
-    method.__name__ = name
-    method.__qualname__ = f"Tensor.{name}"
-    return method
-
-
-for _name in _FORWARDED:
-    setattr(Tensor, _name, _make_method(_name))
-del _name
-
 _function._Tensor = Tensor
+
+
+
+def _bind_operator_methods(ops):
+    """Called by tessera.ops once every family is imported: the operator functions take
+    the tensor first, so they serve as methods unchanged (no per-call indirection)."""
+    for name in _FORWARDED:
+        if hasattr(ops, name):  # tests/core/test_tensor.py checks that none is missing
+            setattr(Tensor, name, getattr(ops, name))
+
 
 from . import ops as _ops  # noqa: E402 - the operators import Tensor from this module

@@ -81,9 +81,6 @@ class _CustomNode(_Node):
         self.ctx._saved = ()
         self.ctx._freed = True
 
-    def _check_not_freed(self):
-        pass
-
     def name(self):
         return f"{self.fn_cls.__name__}Backward"
 

@@ -6,12 +6,15 @@ been summed, saved tensors are freed unless ``retain_graph``, and tensor hooks
 run on the gradient before it is used or stored.
 """
 
-from . import grad_mode
-from .function import AccumulateGrad
+import numpy as np
+
+from . import anomaly, grad_mode
+from .function import AccumulateGrad, _make_tensor
 
 __all__ = ["run_backward"]
 
 _state = grad_mode.state
+_anomaly = anomaly._state
 
 
 def _collect(roots):
@@ -20,13 +23,14 @@ def _collect(roots):
     stack = list(roots)
     seen = set(roots)
     while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
+        for edge in stack.pop().next_edges:
             if edge is None:
                 continue
             child = edge[0]
-            dependencies[child] = dependencies.get(child, 0) + 1
-            if child not in seen:
+            if child in seen:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
                 seen.add(child)
                 stack.append(child)
     return seen, dependencies
@@ -43,10 +47,9 @@ def _needed(nodes, targets):
     stack = [t for t in targets if t in nodes]
     while stack:
         node = stack.pop()
-        if node in needed:
-            continue
-        needed.add(node)
-        stack.extend(parents.get(node, ()))
+        if node not in needed:
+            needed.add(node)
+            stack.extend(parents.get(node, ()))
     return needed
 
 
@@ -58,6 +61,10 @@ def _apply_tensor_hooks(hooks, grad):
     return grad
 
 
+def _storage(array):
+    return array if array.base is None else array.base
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                  accumulate=True, allow_unused=False):
     """Backpropagate ``grad_tensors`` from ``tensors``.
@@ -65,44 +72,42 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     With ``accumulate`` the gradients of leaves go to their ``.grad``; otherwise
     (``autograd.grad``) the gradients of ``inputs`` are returned in order.
     """
-    from .._tensor import Tensor
-
+    buffers = {}
     roots = []
-    root_grads = {}
     for t, g in zip(tensors, grad_tensors):
         if not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
         node = t._node if t._node is not None else t._accumulator()
-        if node not in root_grads:
+        buf = buffers.get(node)
+        if buf is None:
             roots.append(node)
-            root_grads[node] = {}
-        prev = root_grads[node].get(t._output_nr)
-        root_grads[node][t._output_nr] = g if prev is None else prev + g
+            buf = buffers[node] = [None] * node.num_outputs
+        nr = t._output_nr
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     nodes, dependencies = _collect(roots)
 
-    # Where the requested gradients are captured: (node, output_nr) -> position.
-    capture = {}
+    # Where requested gradients are captured: (node, output_nr) -> positions in `inputs`.
+    capture = None
+    needed = None
+    results = []
     if inputs is not None:
+        capture = {}
         for i, t in enumerate(inputs):
             if not t.requires_grad:
                 raise RuntimeError(f"autograd.grad: input {i} does not require grad")
-            node = t._node if t._node is not None else t._accumulator()
-            capture.setdefault((node, t._output_nr if t._node is not None else 0), []).append(i)
-        needed = _needed(nodes, [k[0] for k in capture])
-    else:
-        needed = None
-    results = [None] * (len(inputs) if inputs is not None else 0)
+            if t._node is not None:
+                capture.setdefault((t._node, t._output_nr), []).append(i)
+            else:
+                capture.setdefault((t._accumulator(), 0), []).append(i)
+        needed = _needed(nodes, [key[0] for key in capture])
+        results = [None] * len(inputs)
 
     # Arrays already handed out as a .grad or a root gradient: a leaf gets its own copy.
     handed_out = {id(_storage(g._data)) for g in grad_tensors}
 
-    buffers = {node: [None] * _num_outputs(node) for node in roots}
-    for node in roots:
-        for nr, g in root_grads[node].items():
-            buffers[node][nr] = g
-    ready = [node for node in roots if dependencies.get(node, 0) == 0]
+    ready = [node for node in roots if node not in dependencies]
     prev_enabled = _state.enabled
     _state.enabled = create_graph
     try:
@@ -114,12 +119,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     if grads[nr] is not None:
                         grads[nr] = _apply_tensor_hooks(hooks, grads[nr])
             if node._retained:
-                for nr, ref in node._retained.items():
-                    t = ref()
-                    if t is not None and grads[nr] is not None:
-                        g = grads[nr] if create_graph else grads[nr].detach()
-                        t.grad = g if t.grad is None else t.grad + g
-                        handed_out.add(id(_storage(g._data)))
+                _retain(node, grads, create_graph, handed_out)
             if capture:
                 for nr, g in enumerate(grads):
                     for i in capture.get((node, nr), ()):
@@ -130,11 +130,21 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 continue
             if needed is not None and node not in needed:
                 continue
-            node._check_not_freed()
-            if all(g is None for g in grads):
-                in_grads = (None,) * len(node.next_edges)
+            if grads[0] is not None and len(grads) == 1:
+                in_grads = node.backward(grads[0])
+            elif any(g is not None for g in grads):
+                in_grads = node.backward(*_materialize(node, grads))
             else:
-                in_grads = _call_backward(node, grads, Tensor)
+                in_grads = (None,) * len(node.next_edges)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if node._node_hooks:
+                in_grads = _run_node_hooks(node, in_grads, grads)
+            if len(in_grads) != len(node.next_edges):
+                raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients, expected "
+                                   f"{len(node.next_edges)}")
+            if _anomaly.enabled:
+                anomaly.check(node, in_grads)
             if not retain_graph:
                 node.release()
             for edge, g in zip(node.next_edges, in_grads):
@@ -143,11 +153,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 child, nr = edge
                 buf = buffers.get(child)
                 if buf is None:
-                    buf = buffers[child] = [None] * _num_outputs(child)
+                    buf = buffers[child] = [None] * child.num_outputs
                 if g is not None:
                     buf[nr] = g if buf[nr] is None else buf[nr] + g
-                dependencies[child] -= 1
-                if dependencies[child] == 0:
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0:
                     ready.append(child)
     finally:
         _state.enabled = prev_enabled
@@ -163,53 +174,45 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     return results
 
 
-def _storage(array):
-    return array if array.base is None else array.base
+def _materialize(node, grads):
+    """Unreached outputs of a multi-output operator get zero gradients."""
+    return [g if g is not None else _make_tensor(np.zeros(shape, dtype))
+            for g, (shape, dtype) in zip(grads, node.output_meta)]
 
 
-def _num_outputs(node):
-    return getattr(node, "num_outputs", 1)
-
-
-def _call_backward(node, grads, Tensor):
-    from . import anomaly
-
-    if len(grads) > 1 and any(g is None for g in grads):
-        # Unreached outputs of a multi-output operator get zero gradients.
-        grads = [g if g is not None else Tensor._zeros(shape, dtype)
-                 for g, (shape, dtype) in zip(grads, node.output_meta)]
-    in_grads = node.backward(*grads)
-    if type(in_grads) is not tuple:
-        in_grads = (in_grads,)
-    hooks = node.__dict__.get("_node_hooks")
-    if hooks:
-        for hook in hooks:
-            result = hook(in_grads, tuple(grads))
-            if result is not None:
-                in_grads = tuple(result)
-    if len(in_grads) != len(node.next_edges):
-        raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients, expected "
-                           f"{len(node.next_edges)}")
-    if anomaly.enabled():
-        anomaly.check(node, in_grads)
+def _run_node_hooks(node, in_grads, grads):
+    for hook in node._node_hooks:
+        result = hook(in_grads, tuple(grads))
+        if result is not None:
+            in_grads = tuple(result)
     return in_grads
 
 
+def _retain(node, grads, create_graph, handed_out):
+    for nr, ref in node._retained.items():
+        t = ref()
+        if t is not None and grads[nr] is not None:
+            g = grads[nr] if create_graph else grads[nr].detach()
+            t.grad = g if t.grad is None else t.grad + g
+            handed_out.add(id(_storage(g._data)))
+
+
 def _accumulate(node, grad, create_graph, handed_out):
-    tensor = node.variable
+    tensor = node.variable_ref()
     if tensor is None or grad is None:
         return
     if tensor._hooks:
         grad = _apply_tensor_hooks(tensor._hooks, grad)
-    if grad.shape != tensor.shape:
+    if grad._data.shape != tensor._data.shape:
         raise RuntimeError(f"gradient of shape {tuple(grad.shape)} cannot be accumulated into a "
                            f"leaf of shape {tuple(tensor.shape)}")
-    if not create_graph:
+    if not create_graph and grad._node is not None:
         grad = grad.detach()
     if tensor.grad is None:
         storage = id(_storage(grad._data))
-        if storage in handed_out and not create_graph:
-            grad = grad.clone()
+        if not create_graph and (storage in handed_out or not grad._data.flags.writeable):
+            # .grad must own writable memory: optimizers and clipping update it in place.
+            grad = _make_tensor(grad._data.copy())
             storage = id(grad._data)
         handed_out.add(storage)
         tensor.grad = grad

@@ -33,6 +33,8 @@ _FREED_MESSAGE = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward.")
 
+_FREED = ("freed",)  # what a released node keeps instead of its saved values
+
 # Set by tessera/_tensor.py, which imports this module (avoids an import cycle).
 _Tensor = None
 
@@ -64,6 +66,8 @@ class Function:
     _saved = None
     _tensor_hooks = None     # {output_nr: [hook, ...]} registered on non-leaf outputs
     _retained = None         # {output_nr: weakref to the tensor that called retain_grad()}
+    _node_hooks = None       # [hook(grad_inputs, grad_outputs), ...]
+    num_outputs = 1
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -122,7 +126,7 @@ class Function:
     @property
     def saved_inputs(self):
         saved = self._saved
-        if saved is None:
+        if saved is _FREED:
             raise RuntimeError(_FREED_MESSAGE)
         for t, v in zip(saved[0], saved[1]):
             if t is not None and t._version[0] != v:
@@ -132,7 +136,7 @@ class Function:
     @property
     def saved_outputs(self):
         saved = self._saved
-        if saved is None:
+        if saved is _FREED:
             raise RuntimeError(_FREED_MESSAGE)
         outs = []
         for i, (data, (counter, v)) in enumerate(zip(saved[2], saved[3])):
@@ -146,12 +150,7 @@ class Function:
     def release(self):
         """Free what backward needed (after a backward without retain_graph)."""
         if self._saved is not None:
-            self._saved = None
-            self._freed = True
-
-    def _check_not_freed(self):
-        if self._saved is None and getattr(self, "_freed", False):
-            raise RuntimeError(_FREED_MESSAGE)
+            self._saved = _FREED
 
     # -- the operator contract ----------------------------------------------------------
 
@@ -174,9 +173,10 @@ class Function:
 
     def register_hook(self, hook):
         """Hook called as ``hook(grad_inputs, grad_outputs)`` after this node's backward."""
-        hooks = self.__dict__.setdefault("_node_hooks", [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+        if self._node_hooks is None:
+            self._node_hooks = []
+        self._node_hooks.append(hook)
+        return _RemovableHandle(self._node_hooks, hook)
 
 
 class AccumulateGrad(Function):
@@ -228,15 +228,12 @@ def sum_to_shape(grad, shape):
 
     The one place where every operator's broadcasting is reversed.
     """
-    if grad.shape == shape:
+    gshape = grad._data.shape
+    if gshape == shape:
         return grad
-    lead = grad.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1)
-    if dims:
-        grad = grad.sum(dim=dims, keepdim=True)
-    if lead:
-        grad = grad.reshape(shape)
-    elif grad.shape != shape:
-        grad = grad.reshape(shape)
-    return grad
+    lead = len(gshape) - len(shape)
+    ones = tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    if not ones:  # only leading dims to remove: one reduction, no reshape
+        return grad.sum(dim=tuple(range(lead)))
+    grad = grad.sum(dim=tuple(range(lead)) + ones, keepdim=True)
+    return grad.reshape(shape) if lead else grad

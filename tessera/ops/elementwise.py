@@ -622,7 +622,20 @@ class Tanh(Function):
 
     def backward(self, g):
         (y,) = self.saved_outputs
+        return TanhBackward.apply(g, y)
+
+
+class TanhBackward(Function):
+    """``g * (1 - y**2)`` in one kernel: the backward of tanh is on every RNN's hot path."""
+
+    keeps_inputs = True
+
+    def forward(self, g, y):
         return g * (1 - y * y)
+
+    def backward(self, gg):
+        g, y = self.saved_inputs
+        return gg * (1 - y * y), gg * g * y * -2
 
 
 class Sigmoid(Function):
@@ -635,7 +648,20 @@ class Sigmoid(Function):
 
     def backward(self, g):
         (y,) = self.saved_outputs
-        return g * (y * (1 - y))
+        return SigmoidBackward.apply(g, y)
+
+
+class SigmoidBackward(Function):
+    """``g * y * (1 - y)`` in one kernel (sigmoid gates of LSTMs and GRUs)."""
+
+    keeps_inputs = True
+
+    def forward(self, g, y):
+        return g * y * (1 - y)
+
+    def backward(self, gg):
+        g, y = self.saved_inputs
+        return gg * y * (1 - y), gg * g * (1 - y * 2)
 
 
 def _unary(op_cls, name):

@@ -12,7 +12,7 @@ __all__ = ["softmax", "log_softmax", "sum", "mean"]
 
 def _expand_grad(g, shape, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
-    if not keepdim and dims:
+    if not keepdim and dims and g._data.ndim:
         g = g.reshape(tuple(1 if i in dims else s for i, s in enumerate(shape)))
     return g.expand(shape)
 
