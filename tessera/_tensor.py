@@ -314,9 +314,9 @@ class Tensor:
         return self
 
     def detach(self):
+        # Shares storage and the version counter, but is not an autograd view of self.
         t = _function._make_tensor(self._data)
         t._version = self._version
-        t._base = self._base if self._base is not None else self
         return t
 
     def detach_(self):

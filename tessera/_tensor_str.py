@@ -47,7 +47,8 @@ def _format_values(data):
         formatter = {"float_kind": fmt}
     elif kind == "b":
         arr = data
-        formatter = {"bool": lambda v: "True" if v else "False"}
+        width = 5 if not data.all() else 4
+        formatter = {"bool": lambda v: ("True" if v else "False").rjust(width)}
     else:
         arr = data
         width = max(len(str(v)) for v in data.reshape(-1))
