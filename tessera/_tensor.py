@@ -15,6 +15,7 @@ from . import backend
 from ._tensor_str import tensor_repr
 from .autograd import function as _function
 from .autograd import grad_mode
+from .autograd.engine import run_backward
 from .backend import dtypes
 
 __all__ = ["Tensor", "Size"]
@@ -334,6 +335,11 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+        if gradient is None and inputs is None and self._data.size == 1 and self.requires_grad:
+            # The common `loss.backward()`: no argument checking needed.
+            seed = _function._make_tensor(np.ones_like(self._data))
+            run_backward((self,), (seed,), bool(retain_graph or create_graph), create_graph)
+            return
         from .autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

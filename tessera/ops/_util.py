@@ -33,20 +33,24 @@ def as_tensor_arg(x, op, dtype=None):
 
 def promote_operands(op, *operands):
     """Tensors of one common dtype (PyTorch's promotion) for Tensors and Python numbers."""
-    first = operands[0]
-    if all(isinstance(x, Tensor) for x in operands):
-        dt = first._data.dtype
+    if len(operands) == 2:  # the hot case, checked without generators
+        a, b = operands
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype:
+            return operands
+    elif all(isinstance(x, Tensor) for x in operands):
+        dt = operands[0]._data.dtype
         if all(x._data.dtype == dt for x in operands):
             return operands
+    converted = []
     for x in operands:
-        if not isinstance(x, (Tensor, numbers.Number, np.generic)) or isinstance(x, np.ndarray):
-            if isinstance(x, np.ndarray):
-                continue
+        if isinstance(x, np.ndarray):
+            x = _make_tensor(x)
+        elif not isinstance(x, (Tensor, numbers.Number, np.generic)):
             raise TypeError(f"{op}(): expected Tensors or numbers, got {type(x).__name__}")
-    operands = tuple(_make_tensor(x) if isinstance(x, np.ndarray) else x for x in operands)
-    target = dtypes.result_type(*operands)
+        converted.append(x)
+    target = dtypes.result_type(*converted)
     out = []
-    for x in operands:
+    for x in converted:
         if isinstance(x, Tensor):
             out.append(x if x._data.dtype == target.np_dtype else cast(x, target))
         else:
