@@ -20,6 +20,8 @@ per input, ``(node, output_nr)`` of where its gradient flows, or None.
 import itertools
 import weakref
 
+import numpy as np
+
 from . import grad_mode
 
 __all__ = ["Function", "AccumulateGrad", "sum_to_shape"]
@@ -40,6 +42,8 @@ _Tensor = None
 
 
 def _make_tensor(data, node=None, output_nr=0):
+    if type(data) is not np.ndarray:  # NumPy reductions return scalars; tensors hold arrays
+        data = np.asarray(data)
     t = _Tensor.__new__(_Tensor)
     t._data = data
     t._node = node

@@ -4,8 +4,18 @@ methods and ``tessera.nn.functional`` call into it."""
 import sys
 
 from .. import _tensor
-from . import (attention, conv, creation, dropout, elementwise, index, linalg, loss, norm, pool,
-               reduce, shape)
+from . import attention as _attention
+from . import conv as _conv
+from . import creation as _creation
+from . import dropout as _dropout
+from . import elementwise as _elementwise
+from . import index as _index
+from . import linalg as _linalg
+from . import loss as _loss
+from . import norm as _normalization
+from . import pool as _pool
+from . import reduce as _reduce
+from . import shape as _shape
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
@@ -19,8 +29,9 @@ from .pool import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 
-__all__ = (creation.__all__ + elementwise.__all__ + reduce.__all__ + shape.__all__ +
-           index.__all__ + linalg.__all__ + conv.__all__ + pool.__all__ + norm.__all__ +
-           loss.__all__ + attention.__all__ + dropout.__all__)
+# Family modules are reached as _name: plain names are operators (ts.ops.norm is the norm).
+__all__ = (_creation.__all__ + _elementwise.__all__ + _reduce.__all__ + _shape.__all__ +
+           _index.__all__ + _linalg.__all__ + _conv.__all__ + _pool.__all__ +
+           _normalization.__all__ + _loss.__all__ + _attention.__all__ + _dropout.__all__)
 
 _tensor._bind_operator_methods(sys.modules[__name__])
