@@ -1,3 +1,616 @@
-"""(being written)"""
+"""Convolutions: conv1d, conv2d and their transposes, routed through GEMM.
 
-__all__ = []
+Three Functions carry every convolution, and each one's backward is written with
+the other two, so gradients of gradients come for free:
+
+- ``Conv(x, w, b)``: the forward convolution;
+- ``ConvTranspose(g, w, b)``: its adjoint in ``x`` (the input gradient of ``Conv``
+  and the forward of ``conv_transpose``);
+- ``ConvWeight(x, g)``: its adjoint in ``w`` (the weight gradient).
+
+A 1-D convolution is a 2-D one with a kernel of height 1 (a free view). The batch is
+folded into the GEMMs: the images are taken in blocks whose im2col matrix stays in
+the L2 cache (``_CHUNK_BYTES``), and per block one GEMM gives the output, one the
+weight gradient and one the input gradient's patches, which col2im adds back with
+one strided add per kernel position. A 1x1 convolution needs no im2col at all.
+"""
+
+import numpy as np
+
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ..backend import dtypes
+from ._util import check_tensor, make_tensor
+from .elementwise import cast
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+
+_as_strided = np.lib.stride_tricks.as_strided
+_grad_state = grad_mode.state
+# im2col block per GEMM: large enough for an efficient GEMM, small enough for the L2 cache
+# (measured: 0.5-2 MiB are equally good, whole-batch blocks are 30-50% slower).
+_CHUNK_BYTES = 1 << 20
+
+
+class _Geometry:
+    """Stride, dilation, padding (top, bottom, left, right) and groups of a 2-D convolution."""
+
+    __slots__ = ("stride", "dilation", "padding", "groups")
+
+    def __init__(self, stride, dilation, padding, groups):
+        self.stride = stride
+        self.dilation = dilation
+        self.padding = padding
+        self.groups = groups
+
+    def out_size(self, in_hw, kernel_hw):
+        (sh, sw), (dh, dw), (top, bottom, left, right) = self.stride, self.dilation, self.padding
+        return ((in_hw[0] + top + bottom - dh * (kernel_hw[0] - 1) - 1) // sh + 1,
+                (in_hw[1] + left + right - dw * (kernel_hw[1] - 1) - 1) // sw + 1)
+
+    def is_pointwise(self, kernel_hw):
+        """A 1x1 kernel, unit stride, no padding: the convolution is a plain matmul."""
+        return kernel_hw == (1, 1) and self.stride == (1, 1) and not any(self.padding)
+
+
+# == array kernels (NCHW arrays in, NCHW arrays out) ============================================
+
+class _Plan:
+    """The sizes of one convolution and the layout and blocking of its GEMMs.
+
+    The im2col block is channel-major, (G, Kg, m * P) with rows (c, i, j), or pixel-major,
+    (G, m * P, Kg) with columns (i, j, c). Its copy runs along output rows (Wo elements) in
+    the first and along kernel rows of channels (kW * C) in the second: many channels and
+    small images (deep layers) go pixel-major, few channels and wide images channel-major.
+    """
+
+    def __init__(self, x_shape, w_shape, geom, out_hw, itemsize):
+        n, c, h, w = x_shape
+        o, cg, kh, kw = w_shape
+        self.n, self.c, self.in_hw, self.o, self.cg = n, c, (h, w), o, cg
+        self.kernel, self.geom, self.groups = (kh, kw), geom, geom.groups
+        self.og, self.kg = o // geom.groups, cg * kh * kw
+        self.out_hw = tuple(out_hw) if out_hw is not None else geom.out_size((h, w), (kh, kw))
+        self.p = self.out_hw[0] * self.out_hw[1]
+        self.pixel_major = cg >= self.out_hw[1]
+        per_image = max(c * kh * kw * self.p * itemsize, 1)
+        self.chunk = max(1, min(n, _CHUNK_BYTES // per_image))
+
+    def block_size(self):
+        """Elements of the largest im2col block."""
+        return self.chunk * self.c * self.kernel[0] * self.kernel[1] * self.p
+
+    def padded_hw(self):
+        top, bottom, left, right = self.geom.padding
+        return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
+
+
+def _pad_input(x, plan):
+    """x zero-padded, as (N, C, Hp, Wp), or as (N, Hp, Wp, C) for a pixel-major plan."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = plan.geom.padding
+    hp, wp = plan.padded_hw()
+    if plan.pixel_major:
+        xp = (np.zeros if any(plan.geom.padding) else np.empty)((n, hp, wp, c), x.dtype)
+        xp[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
+        return xp
+    if not any(plan.geom.padding):
+        return x
+    xp = np.zeros((n, c, hp, wp), x.dtype)
+    xp[:, :, top:top + h, left:left + w] = x
+    return xp
+
+
+def _im2col_block(xp, plan, n0, m, buf):
+    """The im2col matrix of images n0 .. n0 + m, copied into ``buf`` (one strided copy)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = plan.kernel, plan.geom.stride, \
+        plan.geom.dilation, plan.out_hw
+    s0, s1, s2, s3 = xp.strides
+    if plan.pixel_major:  # xp is (N, Hp, Wp, C)
+        shape = (plan.groups, m, ho, wo, kh, kw, plan.cg)
+        strides = (plan.cg * s3, s0, sh * s1, sw * s2, dh * s1, dw * s2, s3)
+        matrix = (plan.groups, m * plan.p, plan.kg)
+    else:  # xp is (N, C, Hp, Wp)
+        shape = (plan.c, kh, kw, m, ho, wo)
+        strides = (s1, dh * s2, dw * s3, s0, sh * s2, sw * s3)
+        matrix = (plan.groups, plan.kg, m * plan.p)
+    windows = _as_strided(xp[n0:], shape, strides, writeable=False)
+    cols = buf[:windows.size].reshape(shape)
+    np.copyto(cols, windows)
+    return cols.reshape(matrix)
+
+
+def _weight_matrix(w, plan):
+    """The weight as (G, Og, Kg), its K in the order of the im2col block."""
+    if not plan.pixel_major:
+        return w.reshape(plan.groups, plan.og, plan.kg)
+    kh, kw = plan.kernel
+    w5 = w.reshape(plan.groups, plan.og, plan.cg, kh, kw)
+    return np.ascontiguousarray(w5.transpose(0, 1, 3, 4, 2)).reshape(plan.groups, plan.og,
+                                                                      plan.kg)
+
+
+def _weight_from_matrix(wm, plan):
+    if not plan.pixel_major:
+        return wm.reshape((plan.o, plan.cg) + plan.kernel)
+    kh, kw = plan.kernel
+    w5 = wm.reshape(plan.groups, plan.og, kh, kw, plan.cg).transpose(0, 1, 4, 2, 3)
+    return np.ascontiguousarray(w5).reshape((plan.o, plan.cg) + plan.kernel)
+
+
+def _grad_block(g, plan, n0, m):
+    """The output gradient of images n0 .. n0 + m in the GEMM's layout (one copy)."""
+    gb = g[n0:n0 + m].reshape(m, plan.groups, plan.og, plan.p)
+    if plan.pixel_major:
+        out = np.empty((plan.groups, m, plan.p, plan.og), g.dtype)
+        np.copyto(out, gb.transpose(1, 0, 3, 2))
+        return out.reshape(plan.groups, m * plan.p, plan.og)
+    out = np.empty((plan.groups, plan.og, m, plan.p), g.dtype)
+    np.copyto(out, gb.transpose(1, 2, 0, 3))
+    return out.reshape(plan.groups, plan.og, m * plan.p)
+
+
+def _store_output(y, block, plan, n0, m, b):
+    """Write one block's GEMM result (plus bias) into the (N, O, Ho, Wo) output."""
+    dst = y[n0:n0 + m].reshape(m, plan.groups, plan.og, plan.p)
+    if plan.pixel_major:
+        src = block.reshape(plan.groups, m, plan.p, plan.og).transpose(1, 0, 3, 2)
+    else:
+        src = block.reshape(plan.groups, plan.og, m, plan.p).transpose(2, 0, 1, 3)
+    if b is None:
+        np.copyto(dst, src)
+    else:
+        np.add(src, b.reshape(plan.groups, plan.og, 1), out=dst)
+
+
+def _col2im_block(dcols, plan, m, acc):
+    """Add each kernel position's patch gradients onto a zeroed padded block.
+
+    Returns the block's interior as an (m, C, H, W) view.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = plan.kernel, plan.geom.stride, \
+        plan.geom.dilation, plan.out_hw
+    top, _, left, _ = plan.geom.padding
+    (h, w), (hp, wp) = plan.in_hw, plan.padded_hw()
+    acc = acc[:m * plan.c * hp * wp]
+    acc.fill(0)
+    if plan.pixel_major:
+        acc = acc.reshape(m, hp, wp, plan.groups, plan.cg)
+        patches = dcols.reshape(plan.groups, m, ho, wo, kh, kw, plan.cg)
+        patches = patches.transpose(1, 2, 3, 0, 4, 5, 6)  # (m, Ho, Wo, G, kH, kW, Cg)
+    else:
+        acc = acc.reshape(plan.c, m, hp, wp)
+        patches = dcols.reshape(plan.c, kh, kw, m, ho, wo)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            if plan.pixel_major:
+                acc[:, rows, cols] += patches[:, :, :, :, i, j]
+            else:
+                acc[:, :, rows, cols] += patches[:, i, j]
+    if plan.pixel_major:
+        return acc[:, top:top + h, left:left + w].reshape(m, h, w, plan.c).transpose(0, 3, 1, 2)
+    return acc[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+
+
+def _conv_forward(x, w, b, geom, out_hw=None):
+    """conv2d on arrays: the (N, O, Ho, Wo) output.
+
+    ``out_hw`` keeps only the first rows/columns of the output (the adjoint of a transposed
+    convolution whose output_padding added rows that no input pixel reaches).
+    """
+    o, cg, kh, kw = w.shape
+    groups = geom.groups
+    if geom.is_pointwise((kh, kw)):
+        if out_hw is not None:
+            x = x[:, :, :out_hw[0], :out_hw[1]]
+        n, _, h, wd = x.shape
+        y = np.matmul(w.reshape(groups, o // groups, cg), x.reshape(n, groups, cg, h * wd))
+        y = y.reshape(n, o, h, wd)
+        if b is not None:
+            y += b[:, None, None]
+        return y
+    plan = _Plan(x.shape, w.shape, geom, out_hw, x.itemsize)
+    xp = _pad_input(x, plan)
+    wm = _weight_matrix(w, plan)
+    y = np.empty((plan.n, o) + plan.out_hw, x.dtype)
+    buf = np.empty(plan.block_size(), x.dtype)
+    for n0 in range(0, plan.n, plan.chunk):
+        m = min(plan.chunk, plan.n - n0)
+        cols = _im2col_block(xp, plan, n0, m, buf)
+        block = np.matmul(cols, wm.transpose(0, 2, 1)) if plan.pixel_major else \
+            np.matmul(wm, cols)
+        _store_output(y, block, plan, n0, m, b)
+    return y
+
+
+def _pointwise_backward(x, w, g, groups, in_hw, need_dx, need_dw, bias):
+    n, o = g.shape[:2]
+    og, cg = o // groups, w.shape[1] if w is not None else x.shape[1] // groups
+    ho, wo = g.shape[2:]
+    gb = g.reshape(n, groups, og, ho * wo)
+    dx = dw = None
+    if need_dx:
+        dx = np.matmul(w.reshape(groups, og, cg).transpose(0, 2, 1), gb)
+        dx = dx.reshape(n, groups * cg, ho, wo)
+        if (ho, wo) != tuple(in_hw):  # output_padding rows/columns that no window reaches
+            full = np.zeros((n, groups * cg) + tuple(in_hw), dx.dtype)
+            full[:, :, :ho, :wo] = dx
+            dx = full
+        if bias is not None:
+            dx += bias[:, None, None]
+    if need_dw:
+        xg = x[:, :, :ho, :wo].reshape(n, groups, cg, ho * wo).transpose(0, 1, 3, 2)
+        dw = np.matmul(gb, xg).sum(axis=0).reshape(o, cg, 1, 1)
+    return dx, dw
+
+
+def _conv_backward(x, w, g, geom, w_shape, in_hw, need_dx, need_dw, bias=None):
+    """The adjoints of conv2d: the input gradient (conv_transpose2d's forward, plus ``bias``)
+    from ``w`` and ``g``, and/or the weight gradient from ``x`` and ``g``; one pass over the
+    batch computes both."""
+    if geom.is_pointwise(tuple(w_shape[2:])):
+        return _pointwise_backward(x, w, g, geom.groups, in_hw, need_dx, need_dw, bias)
+    n = g.shape[0]
+    plan = _Plan((n, w_shape[1] * geom.groups) + tuple(in_hw), w_shape, geom, g.shape[2:],
+                 g.itemsize)
+    hp, wp = plan.padded_hw()
+    dx = dwm = xp = wm = None
+    if need_dx:
+        wm = _weight_matrix(w, plan)
+        dx = np.empty((n, plan.c) + plan.in_hw, g.dtype)
+        acc = np.empty(plan.chunk * plan.c * hp * wp, g.dtype)
+    if need_dw:
+        xp = _pad_input(x, plan)
+        dwm = np.zeros((plan.groups, plan.og, plan.kg), g.dtype)
+        buf = np.empty(plan.block_size(), g.dtype)
+    for n0 in range(0, n, plan.chunk):
+        m = min(plan.chunk, n - n0)
+        gb = _grad_block(g, plan, n0, m)
+        if need_dw:
+            cols = _im2col_block(xp, plan, n0, m, buf)
+            dwm += np.matmul(gb.transpose(0, 2, 1), cols) if plan.pixel_major else \
+                np.matmul(gb, cols.transpose(0, 2, 1))
+        if need_dx:
+            dcols = np.matmul(gb, wm) if plan.pixel_major else \
+                np.matmul(wm.transpose(0, 2, 1), gb)
+            block = _col2im_block(dcols, plan, m, acc)
+            if bias is None:
+                np.copyto(dx[n0:n0 + m], block)
+            else:
+                np.add(block, bias[:, None, None], out=dx[n0:n0 + m])
+    return dx, None if dwm is None else _weight_from_matrix(dwm, plan)
+
+
+def _as_2d(a):
+    """A 1-D convolution's (N, C, W) array as (N, C, 1, W), a view."""
+    return a if a.ndim == 4 else a[:, :, None, :]
+
+
+def _match_rank(y, like):
+    """Drop the height-1 axis again for a 1-D convolution."""
+    return y if like.ndim == 4 else y.reshape(y.shape[:2] + y.shape[3:])
+
+
+def _spatial_dims(ndim):
+    return (0, 2, 3) if ndim == 4 else (0, 2)
+
+
+def _kernel_hw(w):
+    shape = w._data.shape
+    return (shape[2], shape[3]) if len(shape) == 4 else (1, shape[2])
+
+
+# == the three Functions ========================================================================
+
+class Conv(Function):
+    """y = conv(x, w) + b."""
+
+    keeps_inputs = True
+
+    def forward(self, x, w, b, geom, out_hw=None):
+        x4 = _as_2d(x)
+        self.geom = geom
+        self.in_hw = x4.shape[2:]
+        return _match_rank(_conv_forward(x4, _as_2d(w), b, geom, out_hw), x)
+
+    def backward(self, g):
+        x, w, b = self.saved_inputs
+        edges = self.next_edges
+        gx = gw = gb = None
+        if edges[2]:
+            gb = g.sum(dim=_spatial_dims(g.ndim))
+        if not _grad_state.enabled:
+            # No graph to record: both gradients in one pass over the batch.
+            w4 = _as_2d(w._data)
+            dx, dw = _conv_backward(_as_2d(x._data), w4, _as_2d(g._data), self.geom, w4.shape,
+                                    self.in_hw, edges[0] is not None, edges[1] is not None)
+            gx = None if dx is None else make_tensor(_match_rank(dx, x._data))
+            gw = None if dw is None else make_tensor(dw if w.ndim == 4 else dw[:, :, 0])
+            return gx, gw, gb
+        if edges[0]:
+            gx = ConvTranspose.apply(g, w, None, geom=self.geom, out_hw=self.in_hw)
+        if edges[1]:
+            gw = ConvWeight.apply(x, g, geom=self.geom, kernel_hw=_kernel_hw(w))
+        return gx, gw, gb
+
+
+class ConvTranspose(Function):
+    """The adjoint of ``Conv`` in its input: maps (N, O, Ho, Wo) to (N, C, *out_hw)."""
+
+    keeps_inputs = True
+
+    def forward(self, g, w, b, geom, out_hw):
+        w4 = _as_2d(w)
+        self.geom = geom
+        dx, _ = _conv_backward(None, w4, _as_2d(g), geom, w4.shape, out_hw, True, False, b)
+        return _match_rank(dx, g)
+
+    def backward(self, gy):
+        g, w, b = self.saved_inputs
+        edges = self.next_edges
+        out_hw = _as_2d(g._data).shape[2:]
+        gg = gw = gb = None
+        if edges[0]:
+            gg = Conv.apply(gy, w, None, geom=self.geom, out_hw=out_hw)
+        if edges[1]:
+            gw = ConvWeight.apply(gy, g, geom=self.geom, kernel_hw=_kernel_hw(w))
+        if edges[2]:
+            gb = gy.sum(dim=_spatial_dims(gy.ndim))
+        return gg, gw, gb
+
+
+class ConvWeight(Function):
+    """The adjoint of ``Conv`` in its weight: (x, g) to an (O, C / groups, kH, kW) array."""
+
+    keeps_inputs = True
+
+    def forward(self, x, g, geom, kernel_hw):
+        x4, g4 = _as_2d(x), _as_2d(g)
+        self.geom = geom
+        w_shape = (g4.shape[1], x4.shape[1] // geom.groups) + tuple(kernel_hw)
+        _, dw = _conv_backward(x4, None, g4, geom, w_shape, x4.shape[2:], False, True)
+        return dw if x.ndim == 4 else dw[:, :, 0]
+
+    def backward(self, gw):
+        x, g = self.saved_inputs
+        edges = self.next_edges
+        gx = gg = None
+        if edges[0]:
+            gx = ConvTranspose.apply(g, gw, None, geom=self.geom, out_hw=_as_2d(x._data).shape[2:])
+        if edges[1]:
+            gg = Conv.apply(x, gw, None, geom=self.geom, out_hw=_as_2d(g._data).shape[2:])
+        return gx, gg
+
+
+# == argument checking ==========================================================================
+
+def _tuple(value, n, op, name, minimum):
+    """An int or a sequence of n ints as an n-tuple, each at least ``minimum``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = (int(value),) * n
+    elif isinstance(value, (tuple, list)) and len(value) == n and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        out = tuple(int(v) for v in value)
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in out):
+        kind = "positive" if minimum > 0 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
+    return out
+
+
+def _to_2d(values, fill):
+    """A 1-D convolution's per-dim parameters with a leading height entry ``fill``."""
+    return values if len(values) == 2 else (fill,) + values
+
+
+def _check_operands(op, nd, input, weight, bias):
+    """The (possibly batched) input, weight and bias, checked; returns whether it was batched."""
+    check_tensor(input, op, "input")
+    check_tensor(weight, op, "weight")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input, "
+                           f"got input of shape {tuple(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected a {nd + 2}D weight, got weight of shape "
+                           f"{tuple(weight.shape)}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    if weight.dtype is not input.dtype:
+        raise RuntimeError(f"{op}: input ({input.dtype}) and weight ({weight.dtype}) must have "
+                           "the same dtype")
+    if bias is not None:
+        check_tensor(bias, op, "bias")
+        if bias.dtype is not input.dtype:
+            raise RuntimeError(f"{op}: input ({input.dtype}) and bias ({bias.dtype}) must have "
+                               "the same dtype")
+    return input.ndim == nd + 2
+
+
+def _check_groups(op, groups):
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    return int(groups)
+
+
+def _check_bias(op, bias, channels):
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise RuntimeError(f"{op}: expected bias of shape ({channels},), got bias of shape "
+                           f"{tuple(bias.shape)}")
+
+
+def _same_padding(kernel, dilation):
+    # PyTorch's "same": any odd total padding puts the extra row/column at the end.
+    pads = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+def _low_precision(input):
+    """float16/bfloat16 are computed in float32 (NumPy has no fast GEMM for them)."""
+    return input.dtype in (dtypes.float16, dtypes.bfloat16)
+
+
+# == public API ==================================================================================
+
+def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    batched = _check_operands(op, nd, input, weight, bias)
+    groups = _check_groups(op, groups)
+    stride = _tuple(stride, nd, op, "stride", 1)
+    dilation = _tuple(dilation, nd, op, "dilation", 1)
+    kernel = tuple(weight.shape[2:])
+    out_channels, in_per_group = weight.shape[:2]
+    channels = input.shape[1 if batched else 0]
+    if out_channels % groups:
+        raise RuntimeError(f"{op}: out_channels ({out_channels}, weight.shape[0]) must be "
+                           f"divisible by groups={groups}")
+    if channels != in_per_group * groups:
+        raise RuntimeError(f"{op}: expected input with {in_per_group * groups} channels (weight "
+                           f"of shape {tuple(weight.shape)}, groups={groups}), got input of "
+                           f"shape {tuple(input.shape)}")
+    _check_bias(op, bias, out_channels)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided "
+                                 f"convolutions (stride={stride})")
+            pads = _same_padding(kernel, dilation)
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, expected 'valid' or "
+                             "'same'")
+    else:
+        pads = [(p, p) for p in _tuple(padding, nd, op, "padding", 0)]
+    spatial = tuple(input.shape[-nd:])
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pads))
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(p < e for p, e in zip(padded, effective)):
+        raise RuntimeError(f"{op}: kernel size {kernel} (dilated to {effective}) is larger than "
+                           f"the padded input size {padded} (input of shape "
+                           f"{tuple(input.shape)}, padding {tuple(pads)})")
+    pads2 = _to_2d(tuple(pads), (0, 0))
+    geom = _Geometry(_to_2d(stride, 1), _to_2d(dilation, 1), pads2[0] + pads2[1], groups)
+    if not batched:
+        input = input.unsqueeze(0)
+    low = _low_precision(input)
+    if low:
+        dtype = input.dtype
+        input, weight = cast(input, dtypes.float32), cast(weight, dtypes.float32)
+        bias = None if bias is None else cast(bias, dtypes.float32)
+    out = Conv.apply(input, weight, bias, geom=geom)
+    if low:
+        out = cast(out, dtype)
+    return out if batched else out.squeeze(0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over an input of shape (N, C_in, L) or (C_in, L).
+
+    Args:
+        weight: (C_out, C_in / groups, kW).
+        padding: an int, a 1-tuple, ``"valid"`` or ``"same"``.
+
+    Shape: output (N, C_out, L_out), L_out = (L + 2 * padding - dilation * (kW - 1) - 1)
+    // stride + 1.
+    """
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over an input of shape (N, C_in, H, W) or (C_in, H, W).
+
+    Args:
+        weight: (C_out, C_in / groups, kH, kW).
+        bias: (C_out,) or None.
+        stride, dilation: an int or a pair.
+        padding: an int, a pair, ``"valid"`` or ``"same"`` (odd total padding puts the extra
+            row/column at the bottom/right, as PyTorch does).
+        groups: split the channels into this many independent convolutions.
+
+    Shape: output (N, C_out, H_out, W_out), H_out = (H + 2 * padding[0] - dilation[0] *
+    (kH - 1) - 1) // stride[0] + 1.
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    batched = _check_operands(op, nd, input, weight, bias)
+    groups = _check_groups(op, groups)
+    stride = _tuple(stride, nd, op, "stride", 1)
+    dilation = _tuple(dilation, nd, op, "dilation", 1)
+    if isinstance(padding, str):
+        raise TypeError(f"{op}: padding must be an int or a tuple of {nd} ints, got {padding!r}")
+    padding = _tuple(padding, nd, op, "padding", 0)
+    output_padding = _tuple(output_padding, nd, op, "output_padding", 0)
+    kernel = tuple(weight.shape[2:])
+    in_channels, out_per_group = weight.shape[:2]
+    channels = input.shape[1 if batched else 0]
+    if in_channels % groups:
+        raise RuntimeError(f"{op}: in_channels ({in_channels}, weight.shape[0]) must be "
+                           f"divisible by groups={groups}")
+    if channels != in_channels:
+        raise RuntimeError(f"{op}: expected input with {in_channels} channels (weight of shape "
+                           f"{tuple(weight.shape)}, groups={groups}), got input of shape "
+                           f"{tuple(input.shape)}")
+    _check_bias(op, bias, out_per_group * groups)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= max(s, d):
+            raise ValueError(f"{op}: output_padding must be smaller than either stride or "
+                             f"dilation, got output_padding={output_padding}, stride={stride}, "
+                             f"dilation={dilation}")
+    spatial = tuple(input.shape[-nd:])
+    out = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
+                zip(spatial, stride, padding, dilation, kernel, output_padding))
+    if any(s <= 0 for s in out):
+        raise RuntimeError(f"{op}: the computed output size {out} is not positive (input of "
+                           f"shape {tuple(input.shape)}, kernel {kernel}, stride {stride}, "
+                           f"padding {padding}, dilation {dilation})")
+    pads2 = _to_2d(tuple((p, p) for p in padding), (0, 0))
+    geom = _Geometry(_to_2d(stride, 1), _to_2d(dilation, 1), pads2[0] + pads2[1], groups)
+    if not batched:
+        input = input.unsqueeze(0)
+    low = _low_precision(input)
+    if low:
+        dtype = input.dtype
+        input, weight = cast(input, dtypes.float32), cast(weight, dtypes.float32)
+        bias = None if bias is None else cast(bias, dtypes.float32)
+    result = ConvTranspose.apply(input, weight, bias, geom=geom, out_hw=_to_2d(out, 1))
+    if low:
+        result = cast(result, dtype)
+    return result if batched else result.squeeze(0)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution (the gradient of conv1d in its input).
+
+    Args:
+        weight: (C_in, C_out / groups, kW).
+
+    Shape: output (N, C_out, L_out), L_out = (L - 1) * stride - 2 * padding + dilation *
+    (kW - 1) + output_padding + 1.
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution (the gradient of conv2d in its input).
+
+    Args:
+        weight: (C_in, C_out / groups, kH, kW).
+        output_padding: extra rows/columns added at the bottom/right of the output, smaller
+            than the stride or the dilation.
+
+    Shape: output (N, C_out, H_out, W_out), H_out = (H - 1) * stride[0] - 2 * padding[0] +
+    dilation[0] * (kH - 1) + output_padding[0] + 1.
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)

@@ -1,7 +1,588 @@
-"""(being written)"""
+"""Linear algebra: matmul and its special cases, einsum, linear and bilinear layers,
+triangles, diagonals and trace.
 
-__all__ = ['linear']
+GEMMs go to NumPy's matmul, which calls BLAS (sgemm for float32) and reads transposed
+views without copying them; backward rules are GEMMs written with tessera's matmul, so
+gradients of gradients work.
+"""
+
+import string
+
+import numpy as np
+
+from ..autograd.function import Function, sum_to_shape
+from ._util import check_tensor, make_tensor, wrap_dim
+from .elementwise import add, mul
+
+__all__ = ["matmul", "mm", "bmm", "dot", "mv", "outer", "inner", "addmm", "baddbmm", "einsum",
+           "linear", "bilinear", "triu", "tril", "diagonal", "trace"]
+
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # einsum's 52 subscripts
 
 
-def linear(*args, **kwargs):  # placeholder while this family is being written
-    raise NotImplementedError("linear")
+def _as_array(out, dtype):
+    # NumPy gives scalars for 0-d products and float32 for bfloat16 products.
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+# == matmul ======================================================================================
+
+class Matmul(Function):
+    """``a @ b`` with NumPy's (PyTorch's) rules for 1-D operands and batch broadcasting."""
+
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        if b.ndim == 2 and a.ndim > 2:
+            # One GEMM over all leading dims instead of one per batch entry.
+            out = np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[1:])
+        else:
+            out = np.matmul(a, b)
+        return _as_array(out, a.dtype)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        need_a, need_b = self.next_edges[0] is not None, self.next_edges[1] is not None
+        na, nb = a.ndim, b.ndim
+        ga = gb = None
+        if na == 1 and nb == 1:                   # dot: g is 0-d
+            return (g * b if need_a else None), (g * a if need_b else None)
+        if na == 1:                               # (k) @ (..., k, n) -> (..., n)
+            if need_a:
+                ga = sum_to_shape(_mm(b, g.unsqueeze(-1)).squeeze(-1), a.shape)
+            if need_b:
+                gb = a.unsqueeze(-1) * g.unsqueeze(-2)
+            return ga, gb
+        if nb == 1:                               # (..., m, k) @ (k) -> (..., m)
+            if need_a:
+                ga = g.unsqueeze(-1) * b
+            if need_b:
+                gb = _mm(g.reshape(1, -1), a.reshape(-1, a.shape[-1])).reshape(b.shape)
+            return ga, gb
+        if need_a:
+            ga = _mm(g, b.mT)
+            if ga.shape != a.shape:
+                ga = sum_to_shape(ga, a.shape)
+        if need_b:
+            if nb == 2 and na > 2:                # fold the batch into one GEMM
+                gb = _mm(a.reshape(-1, a.shape[-1]).mT, g.reshape(-1, g.shape[-1]))
+            else:
+                gb = _mm(a.mT, g)
+                if gb.shape != b.shape:
+                    gb = sum_to_shape(gb, b.shape)
+        return ga, gb
+
+
+_mm = Matmul.apply
+
+
+def _check_pair(op, a, b):
+    check_tensor(a, op)
+    check_tensor(b, op, "other")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
+                           f"{a.dtype} and {b.dtype}")
+    if a._data.dtype == np.bool_:
+        raise RuntimeError(f"{op}: not implemented for bool tensors")
+
+
+def _shape_error(op, a, b, ka, kb):
+    return RuntimeError(f"{op}: cannot multiply shapes {tuple(a.shape)} and {tuple(b.shape)}: "
+                        f"{ka} != {kb}")
+
+
+def matmul(input, other):
+    """Matrix product with PyTorch's rules: 1-D operands are vectors, batch dims broadcast.
+
+    Shape: (..., n, k) @ (..., k, m) -> (..., n, m); (k) @ (k) -> ().
+    """
+    _check_pair("matmul", input, other)
+    sa, sb = input._data.shape, other._data.shape
+    if not sa or not sb:
+        raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are "
+                           f"{len(sa)}D and {len(sb)}D")
+    kb = sb[-2] if len(sb) > 1 else sb[0]
+    if sa[-1] != kb:
+        raise _shape_error("matmul", input, other, sa[-1], kb)
+    try:
+        return Matmul.apply(input, other)
+    except ValueError:
+        raise RuntimeError(f"matmul: the batch dimensions of shapes {sa} and {sb} cannot be "
+                           f"broadcast together") from None
+
+
+def mm(input, mat2):
+    """Product of two matrices: (n, k) @ (k, m) -> (n, m)."""
+    _check_pair("mm", input, mat2)
+    sa, sb = input._data.shape, mat2._data.shape
+    if len(sa) != 2 or len(sb) != 2:
+        raise RuntimeError(f"mm: expected two matrices, but got {len(sa)}-D and {len(sb)}-D "
+                           f"tensors")
+    if sa[1] != sb[0]:
+        raise _shape_error("mm", input, mat2, sa[1], sb[0])
+    return Matmul.apply(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched matrix product: (b, n, k) @ (b, k, m) -> (b, n, m), no broadcasting."""
+    _check_pair("bmm", input, mat2)
+    sa, sb = input._data.shape, mat2._data.shape
+    if len(sa) != 3 or len(sb) != 3:
+        raise RuntimeError(f"bmm: expected two 3-D tensors, but got {len(sa)}-D and "
+                           f"{len(sb)}-D")
+    if sa[0] != sb[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {sa[0]} != {sb[0]} (shapes {sa} and "
+                           f"{sb})")
+    if sa[2] != sb[1]:
+        raise _shape_error("bmm", input, mat2, sa[2], sb[1])
+    return Matmul.apply(input, mat2)
+
+
+def dot(input, other):
+    """Inner product of two vectors of the same size and dtype (a 0-d tensor)."""
+    _check_pair("dot", input, other)
+    sa, sb = input._data.shape, other._data.shape
+    if len(sa) != 1 or len(sb) != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got {len(sa)}D and {len(sb)}D "
+                           f"tensors")
+    if sa != sb:
+        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same number "
+                           f"of elements, but got {sa[0]} and {sb[0]}")
+    return Matmul.apply(input, other)
+
+
+def mv(input, vec):
+    """Matrix-vector product: (n, k) @ (k) -> (n)."""
+    _check_pair("mv", input, vec)
+    sa, sb = input._data.shape, vec._data.shape
+    if len(sa) != 2 or len(sb) != 1:
+        raise RuntimeError(f"mv: expected a matrix and a vector, but got {len(sa)}-D and "
+                           f"{len(sb)}-D tensors")
+    if sa[1] != sb[0]:
+        raise RuntimeError(f"mv: size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), "
+                           f"vec ({sb[0]})")
+    return Matmul.apply(input, vec)
+
+
+def outer(input, vec2):
+    """Outer product of two vectors: (n) x (m) -> (n, m)."""
+    check_tensor(input, "outer")
+    check_tensor(vec2, "outer", "vec2")
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D argument {name}, but got {t.ndim}-D")
+    return mul(input.unsqueeze(1), vec2)
+
+
+def inner(input, other):
+    """Sum of products over the last dims: (..., k) and (..., k) -> (*a_lead, *b_lead)."""
+    check_tensor(input, "inner")
+    check_tensor(other, "inner", "other")
+    if input.ndim == 0 or other.ndim == 0:
+        return mul(input, other)
+    sa, sb = input._data.shape, other._data.shape
+    if sa[-1] != sb[-1]:
+        raise RuntimeError(f"inner: the last dimension must match on both input tensors but got "
+                           f"shapes {list(sa)} and {list(sb)}")
+    if len(sa) == 1 and len(sb) == 1:
+        return dot(input, other)
+    _check_pair("inner", input, other)
+    k = sa[-1]
+    out = _mm(input.reshape(-1, k), other.reshape(-1, k).mT)
+    return out.reshape(sa[:-1] + sb[:-1])
+
+
+def _scaled_sum(op, input, product, beta, alpha):
+    """``beta * input + alpha * product``; with ``beta == 0`` input is ignored (even NaN)."""
+    check_tensor(input, op)
+    if input._data.dtype != product._data.dtype:
+        raise RuntimeError(f"{op}: self and the product must have the same dtype, but got "
+                           f"{input.dtype} and {product.dtype}")
+    shape = product._data.shape
+    try:
+        ok = np.broadcast_shapes(input._data.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} cannot be broadcast to "
+                           f"the product's shape {shape}")
+    if alpha != 1:
+        product = mul(product, alpha)
+    return AddScaled.apply(product, input, beta=beta)
+
+
+class AddScaled(Function):
+    """``product + beta * input``; ``beta == 0`` ignores input's values (its gradient is 0)."""
+
+    def forward(self, product, input, beta):
+        self.beta, self.in_shape = beta, input.shape
+        if beta == 0:
+            return product.copy()
+        return product + (input if beta == 1 else input * beta)
+
+    def backward(self, g):
+        gi = None
+        if self.next_edges[1] is not None:
+            gi = sum_to_shape(g if self.beta == 1 else g * self.beta, self.in_shape)
+        return g, gi
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)``; input broadcasts to (n, m)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * bmm(batch1, batch2)``; input broadcasts to (b, n, m)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+# == linear layers ===============================================================================
+
+class Linear(Function):
+    """``x @ weight.T + bias`` as one GEMM over all leading dims of ``x``."""
+
+    keeps_inputs = True
+
+    def forward(self, x, weight, bias):
+        out = np.matmul(x.reshape(-1, x.shape[-1]), weight.T)
+        if bias is not None:
+            out += bias
+        return _as_array(out, x.dtype).reshape(x.shape[:-1] + weight.shape[:1])
+
+    def backward(self, g):
+        x, weight, _ = self.saved_inputs
+        out_features, in_features = weight._data.shape
+        g2 = g.reshape(-1, out_features)
+        gx = gw = gb = None
+        if self.next_edges[0] is not None:
+            gx = _mm(g2, weight).reshape(x.shape)
+        if self.next_edges[1] is not None:
+            gw = _mm(g2.mT, x.reshape(-1, in_features))
+        if self.next_edges[2] is not None:
+            gb = g2.sum(0)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``.
+
+    Shape: input (*, in_features), weight (out_features, in_features), bias (out_features)
+    -> (*, out_features).
+    """
+    check_tensor(input, "linear")
+    check_tensor(weight, "linear", "weight")
+    if weight.ndim != 2 or input.ndim == 0:
+        # PyTorch's rule for a 1-D weight (or 0-d input) is matmul's.
+        out = matmul(input, weight.mT if weight.ndim == 2 else weight)
+        return out if bias is None else add(out, bias)
+    dt = input._data.dtype
+    if weight._data.dtype != dt or (bias is not None and bias._data.dtype != dt):
+        raise RuntimeError(f"linear: input, weight and bias must have the same dtype, but got "
+                           f"{input.dtype}, {weight.dtype} and "
+                           f"{None if bias is None else bias.dtype}")
+    if dt == np.bool_:
+        raise RuntimeError("linear: not implemented for bool tensors")
+    k = input._data.shape[-1]
+    if weight._data.shape[1] != k:
+        raise RuntimeError(f"linear: input shape {tuple(input.shape)} and weight shape "
+                           f"{tuple(weight.shape)} do not match: {k} != {weight.shape[1]} "
+                           f"(in_features)")
+    if bias is not None and bias._data.shape not in ((weight.shape[0],), (1,), ()):
+        raise RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not match "
+                           f"out_features {weight.shape[0]}")
+    if bias is not None and bias._data.shape != (weight.shape[0],):
+        return add(Linear.apply(input, weight, None), bias)
+    return Linear.apply(input, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y[..., o] = sum_ij input1[..., i] * weight[o, i, j] * input2[..., j] + bias[o]``.
+
+    Shape: input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out) -> (*, out).
+    """
+    check_tensor(input1, "bilinear")
+    check_tensor(input2, "bilinear", "input2")
+    check_tensor(weight, "bilinear", "weight")
+    s1, s2, sw = input1._data.shape, input2._data.shape, weight._data.shape
+    if len(s1) != len(s2):
+        raise RuntimeError(f"bilinear: input dimensions do not match: got {len(s1)} and "
+                           f"{len(s2)}")
+    for d, (a, b) in enumerate(zip(s1[:-1], s2[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear: input batch dimensions do not match at dim {d}: got "
+                               f"{a} and {b}")
+    if len(sw) != 3:
+        raise RuntimeError(f"bilinear: weight must be 3-D, got shape {sw}")
+    if s1[-1] != sw[1]:
+        raise RuntimeError(f"bilinear: input1 size does not match weight size: got {s1[-1]} "
+                           f"but expected {sw[1]}")
+    if s2[-1] != sw[2]:
+        raise RuntimeError(f"bilinear: input2 size does not match weight size: got {s2[-1]} "
+                           f"but expected {sw[2]}")
+    out_f, in1, in2 = sw
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # One GEMM against weight viewed as (out * in1, in2), then a product over in1.
+    t = matmul(x2, weight.reshape(out_f * in1, in2).mT).reshape(-1, out_f, in1)
+    out = (t * x1.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = add(out, bias)
+    return out.reshape(s1[:-1] + (out_f,))
+
+
+# == einsum ======================================================================================
+
+class Einsum(Function):
+    """The contraction of operands whose subscripts are explicit and sizes equal."""
+
+    keeps_inputs = True
+
+    def forward(self, *arrays, subs, out):
+        self.subs, self.out = subs, out
+        result = np.einsum(",".join(subs) + "->" + out, *arrays, optimize=len(arrays) > 1)
+        if len(arrays) == 1 and type(result) is np.ndarray and \
+                np.may_share_memory(result, arrays[0]):
+            result = result.copy()  # NumPy may return a view (a transpose, a diagonal)
+        return _as_array(result, arrays[0].dtype)
+
+    def backward(self, g):
+        operands = self.saved_inputs
+        return tuple(None if edge is None else _einsum_grad(g, i, operands, self.subs, self.out)
+                     for i, edge in enumerate(self.next_edges))
+
+
+def _einsum_grad(g, i, operands, subs, out):
+    """The gradient of operand ``i``: an einsum of ``g`` with the other operands."""
+    sub = subs[i]
+    others = [j for j in range(len(subs)) if j != i]
+    available = set(out).union(*(subs[j] for j in others))
+    unique = "".join(dict.fromkeys(sub))
+    kept = "".join(c for c in unique if c in available)
+    size = dict(zip(sub, operands[i].shape))
+    if not others and len(kept) == len(out):
+        grad = g if kept == out else g.permute(*[out.index(c) for c in kept])
+    else:
+        grad = Einsum.apply(g, *[operands[j] for j in others],
+                            subs=(out,) + tuple(subs[j] for j in others), out=kept)
+    if len(kept) < len(unique):
+        # Subscripts summed inside operand i alone: the gradient is constant along them.
+        grad = grad.reshape(*[size[c] if c in kept else 1 for c in unique])
+        grad = grad.expand(*[size[c] for c in unique])
+    if len(unique) < len(sub):
+        # A repeated subscript reads a diagonal: put the gradient back on it with identities.
+        used = set(out).union(*subs)
+        fresh = iter(c for c in _LETTERS if c not in used)
+        renamed, eye_subs, eyes = [], [], []
+        for c in sub:
+            if c in renamed:
+                new = next(fresh)
+                renamed.append(new)
+                eye_subs.append(c + new)
+                eyes.append(make_tensor(np.eye(size[c], dtype=g._data.dtype)))
+            else:
+                renamed.append(c)
+        grad = Einsum.apply(grad, *eyes, subs=(unique,) + tuple(eye_subs), out="".join(renamed))
+    return grad
+
+
+def _sublist_equation(args):
+    """``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` -> an equation and the operands."""
+    args = list(args)
+    out = args.pop() if len(args) % 2 else None
+
+    def letters(sublist):
+        chars = []
+        for s in sublist:
+            if s is Ellipsis:
+                chars.append("...")
+            elif isinstance(s, int) and 0 <= s < 52:
+                chars.append(_LETTERS[s])
+            else:
+                raise ValueError(f"einsum(): subscript in subscript list is not within the "
+                                 f"valid range [0, 52), got {s!r}")
+        return "".join(chars)
+
+    equation = ",".join(letters(s) for s in args[1::2])
+    if out is not None:
+        equation += "->" + letters(out)
+    return equation, tuple(args[0::2])
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum('ij,jk->ik', a, b)``.
+
+    Accepts the operands as arguments or as one list, ellipsis for broadcast dims, implicit
+    output (subscripts seen once, sorted), and the sublist form.
+    """
+    if not isinstance(equation, str):
+        equation, operands = _sublist_equation((equation,) + operands)
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for i, op in enumerate(operands):
+        check_tensor(op, "einsum", f"operands[{i}]")
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(operands):
+        raise RuntimeError(f"einsum(): {'more' if len(operands) > len(subs) else 'fewer'} "
+                           f"operands were provided than specified in the equation "
+                           f"{equation!r} ({len(operands)} operands for {len(subs)} subscripts)")
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    dt = operands[0]._data.dtype
+    for i, op in enumerate(operands):
+        if op._data.dtype != dt:
+            raise RuntimeError(f"einsum(): operands must have the same dtype, but operand {i} is "
+                               f"{op.dtype} and operand 0 is {operands[0].dtype}")
+    for c in eq.replace("...", "").replace(",", "").replace("->", ""):
+        if c not in _LETTERS:
+            raise RuntimeError(f"einsum(): invalid subscript {c!r} in equation {equation!r}: "
+                               f"subscripts must be letters [a-zA-Z]")
+
+    # Ellipsis dims become fresh letters, right-aligned across operands (they broadcast).
+    free = [c for c in _LETTERS if c not in eq]
+    spans = []
+    for i, (sub, op) in enumerate(zip(subs, operands)):
+        pre, dots, post = sub.partition("...")
+        named = len(pre) + len(post)
+        if not dots and named != op.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) "
+                               f"does not match the number of dimensions ({op.ndim}) for operand "
+                               f"{i} and no ellipsis was given")
+        if dots and ("." in pre or "." in post or named > op.ndim):
+            raise RuntimeError(f"einsum(): invalid subscripts {sub!r} for operand {i} with "
+                               f"{op.ndim} dimensions")
+        spans.append((pre, op.ndim - named if dots else 0, post))
+    n_ell = max(n for _, n, _ in spans)
+    ell = "".join(free[:n_ell])
+    subs = [pre + ell[n_ell - n:] + post for pre, n, post in spans]
+    if arrow:
+        out = rhs.replace("...", ell)
+        for c in out:
+            if c not in lhs and c not in ell:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
+            if out.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   f"the output")
+    else:
+        named = lhs.replace("...", "").replace(",", "")
+        out = ell + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+
+    # Sizes: equal, or 1 (broadcast). Broadcast dims are dropped from their operand.
+    size = {}
+    for i, (sub, op) in enumerate(zip(subs, operands)):
+        mine = {}
+        for c, s in zip(sub, op._data.shape):
+            if mine.setdefault(c, s) != s:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
+                                   f"sizes don't match, {s} != {mine[c]}")
+            seen = size.get(c)
+            if seen is None or seen == 1:
+                size[c] = s
+            elif s != 1 and s != seen:
+                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand {i} which "
+                                   f"does not broadcast with previously seen size {seen}")
+    operands = list(operands)
+    for i, (sub, op) in enumerate(zip(subs, operands)):
+        keep = [j for j, c in enumerate(sub) if op._data.shape[j] == size[c]]
+        if len(keep) < len(sub):
+            operands[i] = op.reshape(*[op._data.shape[j] for j in keep])
+            subs[i] = "".join(sub[j] for j in keep)
+    return Einsum.apply(*operands, subs=tuple(subs), out=out)
+
+
+# == triangles, diagonals, trace =================================================================
+
+class Triu(Function):
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.upper = diagonal, upper
+        return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
+
+    def backward(self, g):
+        return Triu.apply(g, diagonal=self.diagonal, upper=self.upper)
+
+
+def _triangle(input, diagonal, upper):
+    op = "triu" if upper else "tril"
+    check_tensor(input, op)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape "
+                           f"{tuple(input.shape)}")
+    return Triu.apply(input, diagonal=int(diagonal), upper=upper)
+
+
+def triu(input, diagonal=0):
+    """The upper triangle of the last two dims (entries below ``diagonal`` zeroed)."""
+    return _triangle(input, diagonal, True)
+
+
+def tril(input, diagonal=0):
+    """The lower triangle of the last two dims (entries above ``diagonal`` zeroed)."""
+    return _triangle(input, diagonal, False)
+
+
+def _diagonal_view(x, offset, dim1, dim2):
+    """A writable view of a diagonal, moved to the last dim (np.diagonal's is read-only)."""
+    n1, n2 = x.shape[dim1], x.shape[dim2]
+    length = max(min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2), 0)
+    rest = [d for d in range(x.ndim) if d not in (dim1, dim2)]
+    shape = tuple(x.shape[d] for d in rest) + (length,)
+    strides = tuple(x.strides[d] for d in rest) + (x.strides[dim1] + x.strides[dim2],)
+    if length == 0:
+        return np.zeros(shape, x.dtype)
+    start = [0] * x.ndim
+    if offset >= 0:
+        start[dim2] = offset
+    else:
+        start[dim1] = -offset
+    base = x[tuple(slice(s, None) for s in start)]
+    return np.lib.stride_tricks.as_strided(base, shape, strides,
+                                           writeable=x.flags.writeable)
+
+
+class Diagonal(Function):
+    is_view = True
+
+    def forward(self, x, offset, dim1, dim2):
+        self.in_shape, self.params = x.shape, (offset, dim1, dim2)
+        return _diagonal_view(x, offset, dim1, dim2)
+
+    def backward(self, g):
+        return DiagonalBackward.apply(g, shape=self.in_shape, params=self.params)
+
+
+class DiagonalBackward(Function):
+    def forward(self, g, shape, params):
+        self.params = params
+        out = np.zeros(shape, g.dtype)
+        _diagonal_view(out, *params)[...] = g
+        return out
+
+    def backward(self, gg):
+        offset, dim1, dim2 = self.params
+        return Diagonal.apply(gg, offset=offset, dim1=dim1, dim2=dim2)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of dims ``dim1``, ``dim2`` (a view), appended as the last dim."""
+    check_tensor(input, "diagonal")
+    if input.ndim < 2:
+        raise RuntimeError(f"diagonal: expected a tensor of at least 2 dimensions, got shape "
+                           f"{tuple(input.shape)}")
+    d1 = wrap_dim(dim1, input.ndim, "diagonal")
+    d2 = wrap_dim(dim2, input.ndim, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def trace(input):
+    """Sum of the main diagonal of a matrix (integers sum to int64)."""
+    check_tensor(input, "trace")
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return diagonal(input).sum()

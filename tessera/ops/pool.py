@@ -1,3 +1,864 @@
-"""(being written)"""
+"""Pooling and resampling: max/avg/adaptive/Lp pooling and ``interpolate``.
 
-__all__ = []
+Every kernel works on (N, C, H, W) arrays; a 1-D operator is its 2-D form with height 1
+(a free view), and an unbatched input gets a batch of one. The loops run over kernel
+positions (or interpolation taps), never over output pixels: each step is one strided
+NumPy operation over the whole batch.
+
+Each forward Function's backward is another Function (a scatter) whose own backward is
+the forward again (a gather), so gradients of gradients work everywhere:
+
+- ``MaxPool`` / ``MaxPoolScatter`` / ``MaxPoolGather``: windows and the argmax position;
+- ``AvgPool`` / ``AvgPoolScatter``: separable window sums, divided per output pixel;
+- ``AxisMap`` / ``AxisMapScatter``: a sparse linear map along one axis (nearest and
+  linear interpolation, adaptive average pooling);
+- ``PlaneGather`` / ``PlaneScatter``: flat H * W indices (adaptive max pooling).
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import dtypes
+from ._util import check_tensor, make_tensor
+from .elementwise import abs as _abs
+from .elementwise import clone, relu, sign
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d", "interpolate",
+           "upsample", "upsample_nearest", "upsample_bilinear"]
+
+
+class _Window:
+    """Kernel, stride, dilation and padding of a 2-D pooling, with its input and output sizes."""
+
+    __slots__ = ("kernel", "stride", "dilation", "padding", "in_hw", "out_hw")
+
+    def __init__(self, kernel, stride, dilation, padding, in_hw, out_hw):
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.padding, self.in_hw, self.out_hw = padding, in_hw, out_hw
+
+    def pads(self):
+        """(top, bottom, left, right) padding so that every window lies inside the array."""
+        pads = []
+        for n, k, s, d, p, m in zip(self.in_hw, self.kernel, self.stride, self.dilation,
+                                    self.padding, self.out_hw):
+            pads += [p, max(0, (m - 1) * s + d * (k - 1) + 1 - n - p)]
+        return tuple(pads)
+
+    def positions(self):
+        """Per kernel position, the (rows, cols) slices of the padded array it reads."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, \
+            self.out_hw
+        return [(slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                 slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+                for i in range(kh) for j in range(kw)]
+
+    def disjoint(self):
+        """No input element lies in two windows (then scatters can assign instead of add)."""
+        return all(s >= d * (k - 1) + 1 for k, s, d in zip(self.kernel, self.stride,
+                                                            self.dilation))
+
+
+def _as_2d(a):
+    return a if a.ndim == 4 else a[:, :, None, :]
+
+
+def _match_rank(y, like):
+    return y if like.ndim == 4 else y.reshape(y.shape[:2] + y.shape[3:])
+
+
+def _padded(x, pads, fill):
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + top + bottom, w + left + right), fill, x.dtype)
+    xp[:, :, top:top + h, left:left + w] = x
+    return xp
+
+
+def _crop(xp, pads, in_hw):
+    top, _, left, _ = pads
+    if xp.shape[2:] == tuple(in_hw):
+        return xp
+    return np.ascontiguousarray(xp[:, :, top:top + in_hw[0], left:left + in_hw[1]])
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" or dtype == dtypes.bfloat16.np_dtype \
+        else np.iinfo(dtype).min
+
+
+# == max pooling ================================================================================
+
+def _running_argmax(windows, count, floating):
+    """Elementwise maximum over ``count`` equally shaped arrays and the index of the first one
+    that holds it (a NaN wins, the last NaN, as in PyTorch's kernels).
+
+    ``windows(k)`` returns the k-th array. Selections are arithmetic on a boolean mask:
+    NumPy's masked copies (``copyto(where=)``, ``np.where``) are ten times slower.
+    """
+    out = windows(0).copy()
+    pos = np.zeros(out.shape, np.uint8 if count <= 256 else np.int32)
+    mask = np.empty(out.shape, bool)
+    step = np.empty(out.shape, pos.dtype)
+    for exact in (False, True):
+        for k in range(1, count):
+            window = windows(k)
+            np.greater(window, out, out=mask)
+            if exact:
+                mask |= np.isnan(window)
+            np.maximum(out, window, out=out)  # NaN-propagating, so the values are exact
+            np.subtract(k, pos, out=step)  # pos = where(mask, k, pos), branch-free
+            step *= mask
+            pos += step
+        # Only a NaN (which np.maximum propagated) can make the fast pass pick a wrong index.
+        if not floating or not np.isnan(out).any():
+            break
+        np.copyto(out, windows(0))
+        pos.fill(0)
+    return out, pos
+
+
+def _select(mask, values):
+    """values where mask, else 0 (a branch-free product unless values hold inf or NaN)."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        return np.where(mask, values, 0)
+    return values * mask
+
+
+def _max_pool_forward(x, win):
+    """The window maxima and the kernel position (0 .. kH * kW - 1) of each (first) maximum."""
+    xp = _padded(x, win.pads(), _lowest(x.dtype))
+    positions = win.positions()
+    return _running_argmax(lambda k: xp[:, :, positions[k][0], positions[k][1]],
+                           len(positions), x.dtype.kind == "f")
+
+
+def _flat_indices(pos, win):
+    """PyTorch's return_indices: the flat index into the input's H * W of each maximum."""
+    (_, kw), (sh, sw), (dh, dw), (ph, pw), (ho, wo) = win.kernel, win.stride, win.dilation, \
+        win.padding, win.out_hw
+    ki, kj = np.divmod(pos.astype(np.int64), kw)
+    rows = (np.arange(ho, dtype=np.int64) * sh - ph)[:, None] + ki * dh
+    cols = (np.arange(wo, dtype=np.int64) * sw - pw) + kj * dw
+    return rows * win.in_hw[1] + cols
+
+
+def _max_pool_scatter(g, pos, win):
+    """Each output gradient added onto the input element that was its window's maximum."""
+    pads = win.pads()
+    n, c = g.shape[:2]
+    shape = (n, c, win.in_hw[0] + pads[0] + pads[1], win.in_hw[1] + pads[2] + pads[3])
+    # Windows that tile the input exactly write every element once: no zero fill needed.
+    tiled = win.disjoint() and not any(pads) and win.kernel == win.stride and \
+        all(k * o == s for k, o, s in zip(win.kernel, win.out_hw, win.in_hw))
+    dxp = np.empty(shape, g.dtype) if tiled else np.zeros(shape, g.dtype)
+    disjoint = win.disjoint()
+    finite = g.dtype.kind != "f" or np.isfinite(g).all()
+    mask = np.empty(g.shape, bool)
+    for k, (rows, cols) in enumerate(win.positions()):
+        np.equal(pos, k, out=mask)
+        if disjoint and finite:
+            np.multiply(g, mask, out=dxp[:, :, rows, cols])
+        elif disjoint:
+            dxp[:, :, rows, cols] = np.where(mask, g, 0)
+        else:
+            dxp[:, :, rows, cols] += _select(mask, g)
+    return _crop(dxp, pads, win.in_hw)
+
+
+def _max_pool_gather(x, pos, win):
+    """The adjoint of ``_max_pool_scatter``: each window's value at the recorded position."""
+    xp = _padded(x, win.pads(), 0)
+    out = np.zeros(pos.shape, x.dtype)
+    mask = np.empty(pos.shape, bool)
+    for k, (rows, cols) in enumerate(win.positions()):
+        np.equal(pos, k, out=mask)
+        out += _select(mask, xp[:, :, rows, cols])
+    return out
+
+
+class MaxPool(Function):
+    """Window maxima; with ``return_indices`` also their flat H * W indices (int64)."""
+
+    def forward(self, x, win, return_indices):
+        out, pos = _max_pool_forward(_as_2d(x), win)
+        self.pos, self.win = pos, win
+        if return_indices:
+            return _match_rank(out, x), _match_rank(_flat_indices(pos, win), x)
+        return _match_rank(out, x)
+
+    def backward(self, g, *_):
+        return MaxPoolScatter.apply(g, pos=self.pos, win=self.win)
+
+
+class MaxPoolScatter(Function):
+    def forward(self, g, pos, win):
+        self.pos, self.win = pos, win
+        return _match_rank(_max_pool_scatter(_as_2d(g), pos, win), g)
+
+    def backward(self, gg):
+        return MaxPoolGather.apply(gg, pos=self.pos, win=self.win)
+
+
+class MaxPoolGather(Function):
+    def forward(self, x, pos, win):
+        self.pos, self.win = pos, win
+        return _match_rank(_max_pool_gather(_as_2d(x), pos, win), x)
+
+    def backward(self, g):
+        return MaxPoolScatter.apply(g, pos=self.pos, win=self.win)
+
+
+# == average pooling ============================================================================
+
+def _window_sums(x, win):
+    """Sums over each (undilated) window, as a row pass and a column pass."""
+    xp = _padded(x, win.pads(), 0)
+    (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.stride, win.out_hw
+    rows = xp[:, :, 0:sh * (ho - 1) + 1:sh]
+    if kh > 1:
+        rows = rows.copy()
+        for i in range(1, kh):
+            rows += xp[:, :, i:i + sh * (ho - 1) + 1:sh]
+    out = rows[:, :, :, 0:sw * (wo - 1) + 1:sw].copy()
+    for j in range(1, kw):
+        out += rows[:, :, :, j:j + sw * (wo - 1) + 1:sw]
+    return out
+
+
+def _window_sums_adjoint(g, win):
+    """Each output value added back onto every element of its window."""
+    pads = win.pads()
+    (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.stride, win.out_hw
+    n, c = g.shape[:2]
+    hp, wp = win.in_hw[0] + pads[0] + pads[1], win.in_hw[1] + pads[2] + pads[3]
+    rows = np.zeros((n, c, ho, wp), g.dtype)
+    for j in range(kw):
+        rows[:, :, :, j:j + sw * (wo - 1) + 1:sw] += g
+    dxp = np.zeros((n, c, hp, wp), g.dtype)
+    for i in range(kh):
+        dxp[:, :, i:i + sh * (ho - 1) + 1:sh] += rows
+    return _crop(dxp, pads, win.in_hw)
+
+
+def _divide(total, divisor):
+    if total.dtype.kind in "iu":  # PyTorch's integer average truncates toward zero
+        return np.trunc(total / divisor).astype(total.dtype)
+    total /= divisor
+    return total
+
+
+class AvgPool(Function):
+    """Window averages; ``divisor`` is a number or an (Ho, Wo) array."""
+
+    def forward(self, x, win, divisor):
+        self.win, self.divisor = win, divisor
+        return _match_rank(_divide(_window_sums(_as_2d(x), win), divisor), x)
+
+    def backward(self, g):
+        return AvgPoolScatter.apply(g, win=self.win, divisor=self.divisor)
+
+
+class AvgPoolScatter(Function):
+    def forward(self, g, win, divisor):
+        self.win, self.divisor = win, divisor
+        return _match_rank(_window_sums_adjoint(_as_2d(g) / divisor, win), g)
+
+    def backward(self, gg):
+        return AvgPool.apply(gg, win=self.win, divisor=self.divisor)
+
+
+def _avg_divisor(win, count_include_pad, divisor_override, dtype):
+    """PyTorch's divisor per output pixel: padded window size, or its in-bounds part."""
+    if divisor_override is not None:
+        return divisor_override
+    sizes = []
+    for n, k, s, p, m in zip(win.in_hw, win.kernel, win.stride, win.padding, win.out_hw):
+        start = np.arange(m) * s - p
+        end = np.minimum(start + k, n + p)
+        if count_include_pad:
+            sizes.append(end - start)
+        else:
+            sizes.append(np.minimum(end, n) - np.maximum(start, 0))
+    divisor = sizes[0][:, None] * sizes[1][None, :]
+    if divisor.size and (divisor == divisor.flat[0]).all():
+        return int(divisor.flat[0])
+    return divisor.astype(dtype if dtype.kind == "f" else np.float64)
+
+
+# == sparse linear maps along one axis (interpolation, adaptive average pooling) ================
+
+class _Taps:
+    """y[..., o, ...] = sum_t x[..., index_t[o], ...] * weight_t[o] along one axis.
+
+    Every index array is non-decreasing, so the adjoint adds each tap back with one
+    ``np.add.reduceat`` over runs of equal indices.
+    """
+
+    __slots__ = ("axis", "in_size", "out_size", "taps")
+
+    def __init__(self, axis, in_size, out_size, taps):
+        self.axis, self.in_size, self.out_size = axis, in_size, out_size
+        self.taps = []
+        for index, weight in taps:
+            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if index.size \
+                else index
+            self.taps.append((index, weight, starts, index[starts]))
+
+    def weight_shape(self, ndim):
+        return (-1,) + (1,) * (ndim - 1 - self.axis)
+
+    def apply(self, x):
+        if not self.taps:
+            shape = list(x.shape)
+            shape[self.axis] = self.out_size
+            return np.zeros(shape, x.dtype)
+        out = None
+        for index, weight, _, _ in self.taps:
+            t = np.take(x, index, axis=self.axis)
+            if weight is not None:
+                t *= weight.reshape(self.weight_shape(x.ndim))
+            out = t if out is None else np.add(out, t, out=out)
+        return out
+
+    def adjoint(self, g):
+        shape = list(g.shape)
+        shape[self.axis] = self.in_size
+        dx = np.zeros(shape, g.dtype)
+        if g.shape[self.axis] == 0:
+            return dx
+        lead = (slice(None),) * self.axis
+        for index, weight, starts, targets in self.taps:
+            v = g if weight is None else g * weight.reshape(self.weight_shape(g.ndim))
+            if len(starts) == len(index):
+                dx[lead + (targets,)] += v
+            else:
+                dx[lead + (targets,)] += np.add.reduceat(v, starts, axis=self.axis)
+        return dx
+
+
+class AxisMap(Function):
+    def forward(self, x, taps):
+        self.taps = taps
+        return taps.apply(x)
+
+    def backward(self, g):
+        return AxisMapScatter.apply(g, taps=self.taps)
+
+
+class AxisMapScatter(Function):
+    def forward(self, g, taps):
+        self.taps = taps
+        return taps.adjoint(g)
+
+    def backward(self, gg):
+        return AxisMap.apply(gg, taps=self.taps)
+
+
+def _adaptive_bounds(n, m):
+    """PyTorch's adaptive windows: [floor(o * n / m), ceil((o + 1) * n / m))."""
+    o = np.arange(m, dtype=np.int64)
+    return (o * n) // m, ((o + 1) * n + m - 1) // m
+
+
+def _adaptive_avg_taps(axis, n, m, dtype):
+    start, end = _adaptive_bounds(n, m)
+    length = end - start
+    taps = []
+    for k in range(int(length.max()) if m else 0):
+        weight = np.where(k < length, 1.0 / length, 0.0).astype(dtype)
+        taps.append((np.minimum(start + k, end - 1), weight))
+    return _Taps(axis, n, m, taps)
+
+
+# == adaptive max pooling (windows of varying size) =============================================
+
+class PlaneGather(Function):
+    """x[n, c].flat[index[n, c]]: picks elements of each H * W plane by flat index."""
+
+    def forward(self, x, index, in_hw):
+        self.index, self.in_hw = index, in_hw
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, int(np.prod(in_hw)))
+        per_plane = int(np.prod(index.shape[2:]))
+        picked = np.take_along_axis(flat, index.reshape(n, c, per_plane), axis=2)
+        return picked.reshape(index.shape)
+
+    def backward(self, g):
+        return PlaneScatter.apply(g, index=self.index, in_hw=self.in_hw)
+
+
+class PlaneScatter(Function):
+    def forward(self, g, index, in_hw):
+        self.index, self.in_hw = index, in_hw
+        n, c = g.shape[:2]
+        plane = int(np.prod(in_hw))
+        dx = np.zeros(n * c * plane, g.dtype)
+        offsets = (np.arange(n * c, dtype=np.int64) * plane)[:, None]
+        per_plane = int(np.prod(index.shape[2:]))
+        np.add.at(dx, (index.reshape(n * c, per_plane) + offsets).ravel(), g.ravel())
+        return dx.reshape((n, c) + tuple(in_hw))
+
+    def backward(self, gg):
+        return PlaneGather.apply(gg, index=self.index, in_hw=self.in_hw)
+
+
+def _adaptive_max_indices(x, out_hw):
+    """Flat H * W index of each adaptive window's first maximum, for an (N, C, H, W) array."""
+    n, c, h, w = x.shape
+    tables = []
+    for size, m in zip((h, w), out_hw):
+        start, end = _adaptive_bounds(size, m)
+        longest = int((end - start).max())
+        # Short windows repeat their last element: a repeat never beats its first copy.
+        tables.append(np.minimum(start[:, None] + np.arange(longest), (end - 1)[:, None]))
+    rows, cols = tables
+    (ho, lh), (wo, lw) = rows.shape, cols.shape
+    patches = np.take(x, rows.ravel(), axis=2).reshape(n, c, ho, lh, w)
+    patches = np.take(patches, cols.ravel(), axis=4).reshape(n, c, ho, lh, wo, lw)
+    _, pos = _running_argmax(lambda k: patches[:, :, :, k // lw, :, k % lw], lh * lw,
+                             x.dtype.kind == "f")
+    # flat[k, ho, wo]: the input index that window position k of output pixel (ho, wo) reads.
+    flat = (rows.T[:, None, :, None] * w + cols.T[None, :, None, :]).reshape(lh * lw, ho, wo)
+    return flat[pos, np.arange(ho)[:, None], np.arange(wo)]
+
+
+# == argument parsing ============================================================================
+
+def _ints(value, nd, op, name, allow_none=False):
+    """An int or a sequence of 1 or nd ints as an nd-tuple (PyTorch broadcasts a 1-tuple)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * nd
+    if isinstance(value, (tuple, list)) and len(value) in (1, nd):
+        ok = all((v is None and allow_none) or (isinstance(v, (int, np.integer)) and
+                                                not isinstance(v, bool)) for v in value)
+        if ok:
+            values = tuple(None if v is None else int(v) for v in value)
+            return values * nd if len(values) == 1 else values
+    raise TypeError(f"{op}: {name} must be an int or a tuple of {nd} ints, got {value!r}")
+
+
+def _pool_input(op, nd, input):
+    check_tensor(input, op)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}: expected a {nd + 1}D (unbatched) or {nd + 2}D (batched) "
+                           f"input, got input of shape {tuple(input.shape)}")
+    lead = input.shape[:-nd]
+    if any(s == 0 for s in lead[-1:]) or any(s == 0 for s in input.shape[-nd:]):
+        raise RuntimeError(f"{op}: expected an input with non-zero channels and spatial sizes "
+                           f"(only the batch may be empty), got input of shape "
+                           f"{tuple(input.shape)}")
+    return input.ndim == nd + 2
+
+
+def _pool_out_size(n, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size (a window must start inside the input or left padding)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _window(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
+    kernel = _ints(kernel_size, nd, op, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+        else _ints(stride, nd, op, "stride")
+    padding = _ints(padding, nd, op, "padding")
+    dilation = _ints(dilation, nd, op, "dilation")
+    if any(k <= 0 for k in kernel):
+        raise ValueError(f"{op}: kernel_size must be positive, got {kernel_size!r}")
+    if any(s <= 0 for s in stride):
+        raise ValueError(f"{op}: stride must be positive, got {stride!r}")
+    if any(d <= 0 for d in dilation):
+        raise ValueError(f"{op}: dilation must be positive, got {dilation!r}")
+    if any(p < 0 or p > k // 2 for p, k in zip(padding, kernel)):
+        raise RuntimeError(f"{op}: padding should be at most half of kernel size, got "
+                           f"padding={padding!r} and kernel_size={kernel!r}")
+    in_sizes = tuple(input.shape[-nd:])
+    out = tuple(_pool_out_size(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(in_sizes, kernel, stride, padding, dilation))
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} is too small for kernel "
+                           f"{kernel} (dilation {dilation}, padding {padding}): the output "
+                           f"size would be {out}")
+    if nd == 1:
+        return _Window((1,) + kernel, (1,) + stride, (1,) + dilation, (0,) + padding,
+                       (1,) + in_sizes, (1,) + out)
+    return _Window(kernel, stride, dilation, padding, in_sizes, out)
+
+
+def _batched(input, batched):
+    return input if batched else input.unsqueeze(0)
+
+
+def _unbatched(out, batched):
+    return out if batched else out.squeeze(0)
+
+
+# == public API: max pooling =====================================================================
+
+def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    batched = _pool_input(op, nd, input)
+    win = _window(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode)
+    x = _batched(input, batched)
+    if return_indices:
+        out, indices = MaxPool.apply(x, win=win, return_indices=True)
+        return _unbatched(out, batched), _unbatched(indices, batched)
+    return _unbatched(MaxPool.apply(x, win=win, return_indices=False), batched)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L); stride defaults to kernel_size.
+
+    With ``return_indices`` also returns the int64 index into L of each maximum.
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W).
+
+    Args:
+        kernel_size, stride, padding, dilation: an int or a pair; stride defaults to
+            kernel_size; padding (implicit -inf) is at most half the kernel.
+        ceil_mode: round the output size up (a window must still start inside the input).
+        return_indices: also return the int64 flat index into H * W of each maximum.
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     True)
+
+
+# == public API: average pooling =================================================================
+
+def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    batched = _pool_input(op, nd, input)
+    win = _window(op, nd, input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override,
+                                                                (int, np.integer)):
+            raise TypeError(f"{op}: divisor_override must be an int, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor_override must not be zero")
+    if input.dtype is dtypes.bool:
+        raise RuntimeError(f"{op}: not implemented for bool input")
+    divisor = _avg_divisor(win, count_include_pad, divisor_override, input._data.dtype)
+    return _unbatched(AvgPool.apply(_batched(input, batched), win=win, divisor=divisor), batched)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling over (N, C, H, W) or (C, H, W).
+
+    Args:
+        count_include_pad: count the zero padding in the divisor.
+        divisor_override: divide every window sum by this number instead.
+    """
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (sum of x ** p over each window) ** (1 / p)."""
+    out = avg_pool1d(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    k = _ints(kernel_size, 1, "lp_pool1d", "kernel_size")[0]
+    return ((sign(out) * relu(_abs(out))) * k) ** (1.0 / norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (sum of x ** p over each window) ** (1 / p)."""
+    kh, kw = _ints(kernel_size, 2, "lp_pool2d", "kernel_size")
+    out = avg_pool2d(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    return ((sign(out) * relu(_abs(out))) * (kh * kw)) ** (1.0 / norm_type)
+
+
+# == public API: adaptive pooling ================================================================
+
+def _adaptive_sizes(op, nd, input, output_size):
+    sizes = _ints(output_size, nd, op, "output_size", allow_none=True)
+    in_sizes = tuple(input.shape[-nd:])
+    sizes = tuple(n if s is None else s for s, n in zip(sizes, in_sizes))
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"{op}: output_size must be non-negative, got {output_size!r}")
+    return in_sizes, sizes
+
+
+def _float_input(op, input):
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+
+
+def _adaptive_avg(op, nd, input, output_size):
+    batched = _pool_input(op, nd, input)
+    _float_input(op, input)
+    in_sizes, sizes = _adaptive_sizes(op, nd, input, output_size)
+    x = _batched(input, batched)
+    if all(s and n % s == 0 for n, s in zip(in_sizes, sizes)):
+        # Equal windows: a plain average pooling, with its faster separable sums.
+        kernel = tuple(n // s for n, s in zip(in_sizes, sizes))
+        if nd == 1:
+            win = _Window((1,) + kernel, (1,) + kernel, (1, 1), (0, 0), (1,) + in_sizes,
+                          (1,) + sizes)
+        else:
+            win = _Window(kernel, kernel, (1, 1), (0, 0), in_sizes, sizes)
+        out = AvgPool.apply(x, win=win, divisor=int(np.prod(kernel)))
+        return _unbatched(out, batched)
+    np_dtype = x._data.dtype
+    for axis in range(x.ndim - 1, 1, -1):
+        n, m = in_sizes[axis - 2], sizes[axis - 2]
+        if n != m:
+            x = AxisMap.apply(x, taps=_adaptive_avg_taps(axis, n, m, np_dtype))
+    return _unbatched(x, batched)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) or (C, L) onto ``output_size`` windows."""
+    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling of (N, C, H, W) or (C, H, W) onto an output_size grid of windows.
+
+    ``output_size`` is an int or a pair whose entries may be None (keep that size).
+    Window o spans [floor(o * H / Ho), ceil((o + 1) * H / Ho)).
+    """
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def _adaptive_max(op, nd, input, output_size, return_indices):
+    batched = _pool_input(op, nd, input)
+    _float_input(op, input)
+    in_sizes, sizes = _adaptive_sizes(op, nd, input, output_size)
+    x = _batched(input, batched)
+    if all(s and n % s == 0 for n, s in zip(in_sizes, sizes)):
+        kernel = tuple(n // s for n, s in zip(in_sizes, sizes))
+        result = _max_pool(op, nd, x, kernel, kernel, 0, 1, False, return_indices)
+    else:
+        if 0 in sizes:
+            index = np.zeros(tuple(x.shape[:2]) + sizes, np.int64)
+        else:
+            out_hw = ((1,) if nd == 1 else ()) + sizes
+            index = _adaptive_max_indices(_as_2d(x._data), out_hw)
+            index = index.reshape(tuple(x.shape[:2]) + sizes)
+        out = PlaneGather.apply(x, index=index, in_hw=in_sizes)
+        result = (out, make_tensor(index)) if return_indices else out
+    if return_indices:
+        return _unbatched(result[0], batched), _unbatched(result[1], batched)
+    return _unbatched(result, batched)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, L) or (C, L) onto ``output_size`` windows."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, H, W) or (C, H, W) onto an output_size grid of windows.
+
+    With ``return_indices`` also returns the int64 flat index into H * W of each maximum.
+    """
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, True)
+
+
+# == public API: interpolation ===================================================================
+
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _scale_value(scale, n_in, n_out, ft):
+    """PyTorch's source/destination ratio: 1 / scale_factor when given, else in / out."""
+    if scale is not None and scale > 0:
+        return ft(1.0 / scale)
+    return ft(n_in) / ft(n_out)
+
+
+def _nearest_index(n_in, n_out, scale, exact):
+    # PyTorch computes these indices in float32 whatever the input dtype.
+    if not exact and n_out == n_in:
+        return np.arange(n_out, dtype=np.int64)
+    if not exact and n_out == 2 * n_in:
+        return np.arange(n_out, dtype=np.int64) >> 1
+    ratio = _scale_value(scale, n_in, n_out, np.float32)
+    if exact:
+        src = ((np.arange(n_out) + 0.5) * np.float64(ratio)).astype(np.float32)
+    else:
+        src = np.arange(n_out, dtype=np.float32) * ratio
+    return np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+
+
+def _linear_taps(axis, n_in, n_out, scale, align_corners, np_dtype):
+    """Two taps (floor and floor + 1) with PyTorch's source index and weights."""
+    if n_out == n_in:
+        return _Taps(axis, n_in, n_out, [(np.arange(n_out, dtype=np.int64), None)])
+    ft = np.float64 if np_dtype == np.float64 else np.float32
+    dst = np.arange(n_out, dtype=ft)
+    if align_corners:
+        ratio = ft(n_in - 1) / ft(n_out - 1) if n_out > 1 else ft(0)
+        src = ratio * dst
+    else:
+        ratio = _scale_value(scale, n_in, n_out, ft)
+        src = np.maximum(ratio * (dst + ft(0.5)) - ft(0.5), ft(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    lam1 = np.clip(src - i0.astype(ft), 0, 1)
+    i1 = i0 + (i0 < n_in - 1)
+    lam0 = ft(1) - lam1
+    return _Taps(axis, n_in, n_out, [(i0, lam0.astype(np_dtype)), (i1, lam1.astype(np_dtype))])
+
+
+def _interpolate_sizes(input, nd, size, scale_factor, recompute_scale_factor):
+    in_sizes = tuple(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an "
+                             "explicit size.")
+        if isinstance(size, (tuple, list)):
+            if len(size) != nd:
+                raise ValueError(f"interpolate: input and output must have the same number of "
+                                 f"spatial dimensions, but got input with spatial dimensions of "
+                                 f"{list(in_sizes)} and output size of {tuple(size)}. Please "
+                                 f"provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 f"output size in (o1, o2, ...,oK) format.")
+            sizes = tuple(int(s) for s in size)
+        else:
+            sizes = (int(size),) * nd
+        return in_sizes, sizes, (None,) * nd
+    if scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    if isinstance(scale_factor, (tuple, list)):
+        if len(scale_factor) != nd:
+            raise ValueError(f"interpolate: input and scale_factor must have the same number of "
+                             f"spatial dimensions, but got input with spatial dimensions of "
+                             f"{list(in_sizes)} and scale_factor of shape {tuple(scale_factor)}. "
+                             f"Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                             f"scale_factor in (s1, s2, ...,sK) format.")
+        scales = tuple(float(s) for s in scale_factor)
+    else:
+        scales = (float(scale_factor),) * nd
+    sizes = tuple(math.floor(float(n) * s) for n, s in zip(in_sizes, scales))
+    return in_sizes, sizes, (None,) * nd if recompute_scale_factor else scales
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resample (N, C, *spatial) to a new spatial size.
+
+    Args:
+        size: output spatial size (an int or a tuple); or
+        scale_factor: multiplier(s) of the spatial size (the output size is floored).
+        mode: ``"nearest"``, ``"nearest-exact"``, ``"linear"`` (3-D), ``"bilinear"`` (4-D),
+            ``"trilinear"`` (5-D) or ``"area"`` (adaptive average pooling, 3-D and 4-D).
+        align_corners: linear modes only: map the corner pixels' centres onto each other.
+        recompute_scale_factor: index with in/out sizes rather than the given scale_factor.
+    """
+    check_tensor(input, "interpolate")
+    nd = input.ndim - 2
+    if nd < 1:
+        raise ValueError(f"interpolate: expected an input of shape (N, C, d1, ...), got input "
+                         f"of shape {tuple(input.shape)}")
+    linear = mode in _LINEAR_MODES
+    if mode not in ("nearest", "nearest-exact", "area") and not linear:
+        if mode == "bicubic":
+            raise NotImplementedError("interpolate: mode 'bicubic' is not supported by tessera "
+                                      "yet; use 'bilinear'")
+        raise ValueError(f"interpolate: unknown mode {mode!r}, expected one of 'nearest', "
+                         "'nearest-exact', 'linear', 'bilinear', 'trilinear' or 'area'")
+    if align_corners is not None and not linear:
+        raise ValueError("interpolate: align_corners option can only be set with the "
+                         "interpolating modes: linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported by tessera yet")
+    if linear and _LINEAR_MODES[mode] != nd:
+        raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
+                                  f"{_LINEAR_MODES[mode] + 2}D input")
+    if nd > 3:
+        raise NotImplementedError(f"interpolate: input of shape {tuple(input.shape)} has more "
+                                  "than 3 spatial dimensions")
+    in_sizes, sizes, scales = _interpolate_sizes(input, nd, size, scale_factor,
+                                                 recompute_scale_factor)
+    if any(n <= 0 for n in in_sizes) or any(s <= 0 for s in sizes):
+        raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, but "
+                           f"got input {in_sizes} and output {sizes}")
+    if mode == "area":
+        if nd == 1:
+            return adaptive_avg_pool1d(input, sizes)
+        if nd == 2:
+            return adaptive_avg_pool2d(input, sizes)
+        raise NotImplementedError("interpolate: mode 'area' supports 3-D and 4-D input")
+    if linear:
+        _float_input("interpolate", input)
+    np_dtype = input._data.dtype
+    x = input
+    # The innermost axis first: the same order of operations as PyTorch's kernels.
+    for axis in range(input.ndim - 1, 1, -1):
+        n, m, scale = in_sizes[axis - 2], sizes[axis - 2], scales[axis - 2]
+        if linear:
+            taps = _linear_taps(axis, n, m, scale, bool(align_corners), np_dtype)
+        else:
+            taps = _Taps(axis, n, m, [(_nearest_index(n, m, scale, mode == "nearest-exact"),
+                                       None)])
+        if m == n and len(taps.taps) == 1 and taps.taps[0][1] is None:
+            continue  # the identity along this axis
+        x = AxisMap.apply(x, taps=taps)
+    return clone(x) if x is input else x
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of :func:`interpolate`."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, mode="nearest")``."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: ``interpolate(input, size, scale_factor, "bilinear", align_corners=True)``."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+

@@ -1,0 +1,390 @@
+"""Fused recurrences: one operator runs a whole sequence of one RNN/LSTM/GRU layer.
+
+The input projection ``x @ W_ih.T + b`` of every time step is one GEMM done outside
+(by ``F.linear``); these operators take that projection ``xw`` of shape ``(T, B, G)`` and
+run the recurrence over time on backend arrays, keeping the per-step Python path to a
+few array calls. Their backward is backpropagation through time, also on arrays, with
+the recurrent weight's gradient as one GEMM over all steps.
+
+When the backward itself is recorded (``create_graph=True``), the gradients are instead
+derived from the same recurrence written with tessera's differentiable operations
+(``*_reference`` below), so gradients of gradients work.
+"""
+
+import numpy as np
+
+from ... import ops
+from ...autograd import grad_mode
+from ...autograd.function import Function, _make_tensor
+from ...backend import get_array_module
+
+__all__ = ["lstm_sequence", "gru_sequence", "rnn_sequence", "lstm_reference",
+           "gru_reference", "rnn_reference"]
+
+
+def _sigmoid_(xp, a):
+    """In-place logistic function (overflow of exp gives the right limit, 0)."""
+    with np.errstate(over="ignore"):
+        xp.negative(a, out=a)
+        xp.exp(a, out=a)
+    a += 1
+    xp.reciprocal(a, out=a)
+    return a
+
+
+def _steps(T, reverse):
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+class _Recurrence(Function):
+    """A fused recurrence: it keeps its inputs (for double backward) and the arrays its
+    backward reads in ``self.saved``, freed with the graph."""
+
+    keeps_inputs = True
+    saved = None
+
+    def release(self):
+        super().release()
+        self.saved = None
+
+
+def _shifted(xp, out, h0, reverse):
+    """The hidden state each step started from: ``out`` shifted by one step in time."""
+    if reverse:
+        return xp.concatenate([out[1:], h0[None]])
+    return xp.concatenate([h0[None], out[:-1]])
+
+
+def _regrad(reference, inputs, grads, **params):
+    """Gradients of ``reference(*inputs)`` for ``grads``, recorded for double backward."""
+    from ...autograd import grad
+
+    with grad_mode.enable_grad():
+        outs = reference(*inputs, **params)
+        # One scalar root: the outputs depend on each other (h_n is the last step of out).
+        total = None
+        for o, g in zip(outs, grads):
+            if g is not None and o.requires_grad:
+                term = (o * g).sum()
+                total = term if total is None else total + term
+    wanted = [i for i, t in enumerate(inputs) if t is not None and t.requires_grad]
+    result = [None] * len(inputs)
+    if not wanted or total is None:
+        return tuple(result)
+    found = grad(total, [inputs[i] for i in wanted], create_graph=True, allow_unused=True)
+    for i, g in zip(wanted, found):
+        result[i] = g
+    return tuple(result)
+
+
+# == LSTM =======================================================================================
+
+class LSTMSequence(_Recurrence):
+    """``(xw, w_hh, h0, c0) -> (out, h_n, c_n)`` for one LSTM layer and direction.
+
+    ``xw`` is ``(T, B, 4H)`` with both biases folded in; gates are ordered i, f, g, o.
+    """
+
+    def forward(self, xw, w_hh, h0, c0, reverse):
+        xp = get_array_module(xw)
+        T, B, G = xw.shape
+        H = G // 4
+        dt = xw.dtype
+        self.reverse = reverse
+        h = xp.zeros((B, H), dt) if h0 is None else h0
+        c = xp.zeros((B, H), dt) if c0 is None else c0
+        w_t = xp.ascontiguousarray(w_hh.T)  # row-major operand: a faster GEMM per step
+        gates = xp.empty((T, B, G), dt)       # activated i, f, g, o per step
+        cells = xp.empty((T, B, H), dt)       # c_t
+        tanh_c = xp.empty((T, B, H), dt)
+        out = xp.empty((T, B, H), dt)
+        for t in _steps(T, reverse):
+            a = gates[t]
+            xp.matmul(h, w_t, out=a)
+            a += xw[t]
+            g_pre = a[:, 2 * H:3 * H]
+            tg = xp.tanh(g_pre)
+            _sigmoid_(xp, a)
+            g_pre[...] = tg
+            i, f, o = a[:, :H], a[:, H:2 * H], a[:, 3 * H:]
+            c_new = cells[t]
+            xp.multiply(f, c, out=c_new)
+            c_new += i * tg
+            xp.tanh(c_new, out=tanh_c[t])
+            xp.multiply(o, tanh_c[t], out=out[t])
+            h, c = out[t], c_new
+        self.saved = (gates, cells, tanh_c, out)
+        return out, h.copy(), c.copy()
+
+    def backward(self, g_out, g_h, g_c):
+        if grad_mode.is_grad_enabled():
+            return _regrad(lstm_reference, self.saved_inputs, (g_out, g_h, g_c),
+                           reverse=self.reverse)
+        xw, w_hh, h0, c0 = self.saved_inputs
+        gates, cells, tanh_c, out = self.saved
+        xp = get_array_module(gates)
+        T, B, G = gates.shape
+        H = G // 4
+        dt = gates.dtype
+        w = w_hh._data
+        h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
+        c0a = xp.zeros((B, H), dt) if c0 is None else c0._data
+        gout = g_out._data
+        dh_next = g_h._data.copy()
+        dc_next = g_c._data.copy()
+        dgates = xp.empty((T, B, G), dt)
+        order = list(_steps(T, self.reverse))
+        for k in range(T - 1, -1, -1):
+            t = order[k]
+            c_prev = cells[order[k - 1]] if k > 0 else c0a
+            a = gates[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            tc = tanh_c[t]
+            dh = dh_next
+            dh += gout[t]
+            dc = dh * o
+            dc *= 1 - tc * tc
+            dc += dc_next
+            d = dgates[t]
+            xp.multiply(dc, g, out=d[:, :H])
+            xp.multiply(dc, c_prev, out=d[:, H:2 * H])
+            xp.multiply(dc, i, out=d[:, 2 * H:3 * H])
+            xp.multiply(dh, tc, out=d[:, 3 * H:])
+            dc_next = dc * f
+            # Through the activations: sigmoid' = s (1 - s), tanh' = 1 - t^2.
+            deriv = 1 - a
+            deriv *= a
+            deriv[:, 2 * H:3 * H] = 1 - g * g
+            d *= deriv
+            dh_next = d @ w
+        need = self.next_edges
+        dw = None
+        if need[1] is not None:
+            h_prev = _shifted(xp, out, h0a, self.reverse)
+            dw = dgates.reshape(T * B, G).T @ h_prev.reshape(T * B, H)
+        dxw = dgates
+        return (_make_tensor(dxw),
+                None if dw is None else _make_tensor(dw),
+                None if need[2] is None else _make_tensor(dh_next),
+                None if need[3] is None else _make_tensor(dc_next))
+
+
+def lstm_reference(xw, w_hh, h0, c0, reverse=False):
+    """The LSTM recurrence in differentiable tessera operations (same contract)."""
+    T, B, G = xw.shape
+    H = G // 4
+    h = ops.zeros(B, H, dtype=xw.dtype) if h0 is None else h0
+    c = ops.zeros(B, H, dtype=xw.dtype) if c0 is None else c0
+    outs = [None] * T
+    for t in _steps(T, reverse):
+        a = xw[t] + h.matmul(w_hh.t())
+        i, f, g, o = a.chunk(4, -1)
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        h = ops.sigmoid(o) * ops.tanh(c)
+        outs[t] = h
+    return ops.stack(outs), h, c
+
+
+def lstm_sequence(xw, w_hh, h0=None, c0=None, reverse=False):
+    """Run one LSTM layer over ``xw`` (``(T, B, 4H)``); returns ``(out, h_n, c_n)``."""
+    return LSTMSequence.apply(xw, w_hh, h0, c0, reverse=reverse)
+
+
+# == GRU ========================================================================================
+
+class GRUSequence(_Recurrence):
+    """``(xw, w_hh, b_hh, h0) -> (out, h_n)`` for one GRU layer and direction.
+
+    ``xw`` is ``(T, B, 3H)`` with ``b_ih`` folded in; gates are ordered r, z, n, and
+    ``n = tanh(x_n + r * (h @ W_hn.T + b_hn))`` as in PyTorch.
+    """
+
+    def forward(self, xw, w_hh, b_hh, h0, reverse):
+        xp = get_array_module(xw)
+        T, B, G = xw.shape
+        H = G // 3
+        dt = xw.dtype
+        self.reverse = reverse
+        h = xp.zeros((B, H), dt) if h0 is None else h0
+        w_t = xp.ascontiguousarray(w_hh.T)  # row-major operand: a faster GEMM per step
+        gates = xp.empty((T, B, G), dt)       # r, z, n (activated)
+        hn = xp.empty((T, B, H), dt)          # h @ W_hn.T + b_hn
+        out = xp.empty((T, B, H), dt)
+        hw = xp.empty((B, G), dt)
+        for t in _steps(T, reverse):
+            xp.matmul(h, w_t, out=hw)
+            if b_hh is not None:
+                hw += b_hh
+            a = gates[t]
+            rz = a[:, :2 * H]
+            xp.add(xw[t, :, :2 * H], hw[:, :2 * H], out=rz)
+            _sigmoid_(xp, rz)
+            r, z = a[:, :H], a[:, H:2 * H]
+            hn[t] = hw[:, 2 * H:]
+            n = a[:, 2 * H:]
+            xp.multiply(r, hn[t], out=n)
+            n += xw[t, :, 2 * H:]
+            xp.tanh(n, out=n)
+            # h' = n + z * (h - n)
+            h_new = out[t]
+            xp.subtract(h, n, out=h_new)
+            h_new *= z
+            h_new += n
+            h = h_new
+        self.saved = (gates, hn, out)
+        return out, h.copy()
+
+    def backward(self, g_out, g_h):
+        if grad_mode.is_grad_enabled():
+            return _regrad(gru_reference, self.saved_inputs, (g_out, g_h),
+                           reverse=self.reverse)
+        xw, w_hh, b_hh, h0 = self.saved_inputs
+        gates, hn, out = self.saved
+        xp = get_array_module(gates)
+        T, B, G = gates.shape
+        H = G // 3
+        dt = gates.dtype
+        w = w_hh._data
+        h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
+        gout = g_out._data
+        dh_next = g_h._data.copy()
+        dxw = xp.empty((T, B, G), dt)
+        dhw = xp.empty((T, B, G), dt)
+        order = list(_steps(T, self.reverse))
+        h_prev_all = _shifted(xp, out, h0a, self.reverse)
+        for k in range(T - 1, -1, -1):
+            t = order[k]
+            a = gates[t]
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            h_prev = h_prev_all[t]
+            dh = dh_next
+            dh += gout[t]
+            dx = dxw[t]
+            dr_pre, dz_pre, dn_pre = dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:]
+            # n branch: dn = dh (1 - z), through tanh.
+            xp.multiply(dh, 1 - z, out=dn_pre)
+            dn_pre *= 1 - n * n
+            # z branch: dz = dh (h_prev - n), through sigmoid.
+            xp.subtract(h_prev, n, out=dz_pre)
+            dz_pre *= dh
+            dz_pre *= z * (1 - z)
+            # r branch: dr = dn_pre * hn, through sigmoid.
+            xp.multiply(dn_pre, hn[t], out=dr_pre)
+            dr_pre *= r * (1 - r)
+            d = dhw[t]
+            d[:, :2 * H] = dx[:, :2 * H]
+            xp.multiply(dn_pre, r, out=d[:, 2 * H:])
+            dh_next = dh * z
+            dh_next += d @ w
+        need = self.next_edges
+        dw = db = None
+        if need[1] is not None:
+            dw = dhw.reshape(T * B, G).T @ h_prev_all.reshape(T * B, H)
+        if need[2] is not None:
+            db = dhw.reshape(T * B, G).sum(0)
+        return (_make_tensor(dxw),
+                None if dw is None else _make_tensor(dw),
+                None if db is None else _make_tensor(db),
+                None if need[3] is None else _make_tensor(dh_next))
+
+
+def gru_reference(xw, w_hh, b_hh, h0, reverse=False):
+    """The GRU recurrence in differentiable tessera operations (same contract)."""
+    T, B, G = xw.shape
+    H = G // 3
+    h = ops.zeros(B, H, dtype=xw.dtype) if h0 is None else h0
+    outs = [None] * T
+    for t in _steps(T, reverse):
+        hw = h.matmul(w_hh.t())
+        if b_hh is not None:
+            hw = hw + b_hh
+        x_r, x_z, x_n = xw[t].chunk(3, -1)
+        h_r, h_z, h_n = hw.chunk(3, -1)
+        r = ops.sigmoid(x_r + h_r)
+        z = ops.sigmoid(x_z + h_z)
+        n = ops.tanh(x_n + r * h_n)
+        h = n + z * (h - n)
+        outs[t] = h
+    return ops.stack(outs), h
+
+
+def gru_sequence(xw, w_hh, b_hh=None, h0=None, reverse=False):
+    """Run one GRU layer over ``xw`` (``(T, B, 3H)``); returns ``(out, h_n)``."""
+    return GRUSequence.apply(xw, w_hh, b_hh, h0, reverse=reverse)
+
+
+# == Elman RNN ==================================================================================
+
+class RNNSequence(_Recurrence):
+    """``(xw, w_hh, h0) -> (out, h_n)`` with ``h' = act(xw_t + h @ W_hh.T)``, act tanh or
+    relu; ``xw`` is ``(T, B, H)`` with both biases folded in."""
+
+    def forward(self, xw, w_hh, h0, reverse, nonlinearity):
+        xp = get_array_module(xw)
+        T, B, H = xw.shape
+        dt = xw.dtype
+        self.reverse, self.nonlinearity = reverse, nonlinearity
+        h = xp.zeros((B, H), dt) if h0 is None else h0
+        w_t = xp.ascontiguousarray(w_hh.T)  # row-major operand: a faster GEMM per step
+        out = xp.empty((T, B, H), dt)
+        for t in _steps(T, reverse):
+            a = out[t]
+            xp.matmul(h, w_t, out=a)
+            a += xw[t]
+            if nonlinearity == "tanh":
+                xp.tanh(a, out=a)
+            else:
+                xp.maximum(a, 0, out=a)
+            h = a
+        self.saved = out
+        return out, h.copy()
+
+    def backward(self, g_out, g_h):
+        if grad_mode.is_grad_enabled():
+            return _regrad(rnn_reference, self.saved_inputs, (g_out, g_h),
+                           reverse=self.reverse, nonlinearity=self.nonlinearity)
+        xw, w_hh, h0 = self.saved_inputs
+        out = self.saved
+        xp = get_array_module(out)
+        T, B, H = out.shape
+        w = w_hh._data
+        h0a = xp.zeros((B, H), out.dtype) if h0 is None else h0._data
+        gout = g_out._data
+        dh_next = g_h._data.copy()
+        dpre = xp.empty_like(out)
+        order = list(_steps(T, self.reverse))
+        for k in range(T - 1, -1, -1):
+            t = order[k]
+            dh = dh_next
+            dh += gout[t]
+            d = dpre[t]
+            if self.nonlinearity == "tanh":
+                xp.multiply(dh, 1 - out[t] * out[t], out=d)
+            else:
+                xp.multiply(dh, out[t] > 0, out=d)
+            dh_next = d @ w
+        need = self.next_edges
+        dw = None
+        if need[1] is not None:
+            h_prev = _shifted(xp, out, h0a, self.reverse)
+            dw = dpre.reshape(T * B, H).T @ h_prev.reshape(T * B, H)
+        return (_make_tensor(dpre),
+                None if dw is None else _make_tensor(dw),
+                None if need[2] is None else _make_tensor(dh_next))
+
+
+def rnn_reference(xw, w_hh, h0, reverse=False, nonlinearity="tanh"):
+    """The Elman recurrence in differentiable tessera operations (same contract)."""
+    T, B, H = xw.shape
+    h = ops.zeros(B, H, dtype=xw.dtype) if h0 is None else h0
+    act = ops.tanh if nonlinearity == "tanh" else ops.relu
+    outs = [None] * T
+    for t in _steps(T, reverse):
+        h = act(xw[t] + h.matmul(w_hh.t()))
+        outs[t] = h
+    return ops.stack(outs), h
+
+
+def rnn_sequence(xw, w_hh, h0=None, reverse=False, nonlinearity="tanh"):
+    """Run one Elman RNN layer over ``xw`` (``(T, B, H)``); returns ``(out, h_n)``."""
+    return RNNSequence.apply(xw, w_hh, h0, reverse=reverse, nonlinearity=nonlinearity)

@@ -1,0 +1,187 @@
+"""RNN, LSTM, GRU and their cells against torch; gradients of gradients of the fused
+recurrences; checks and errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import tessera as ts
+from tessera import nn
+from tessera.autograd import gradcheck, gradgradcheck
+from tessera.nn.modules import _rnn_ops
+from tessera.testing import assert_close
+
+from nn_helpers import compare_modules, load_from_torch
+
+RTOL, ATOL = 1e-4, 1e-5
+
+CONFIGS = [
+    ("RNN", {}),
+    ("RNN", {"nonlinearity": "relu", "num_layers": 2, "bias": False}),
+    ("RNN", {"bidirectional": True, "batch_first": True}),
+    ("LSTM", {}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"batch_first": True, "bias": False}),
+    ("LSTM", {"num_layers": 2, "dropout": 0.5}),   # compared in eval mode: no dropout
+    ("GRU", {}),
+    ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("GRU", {"bias": False}),
+]
+
+
+def _pair(name, kwargs, input_size=3, hidden=4):
+    th = getattr(torch.nn, name)(input_size, hidden, **kwargs)
+    tm = load_from_torch(getattr(nn, name)(input_size, hidden, **kwargs), th)
+    if kwargs.get("dropout"):
+        th.eval()
+        tm.eval()
+    return tm, th
+
+
+def _states(name, kwargs, batch, hidden, rng, unbatched=False):
+    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    shape = (layers, hidden) if unbatched else (layers, batch, hidden)
+    h = rng.standard_normal(shape).astype(np.float32)
+    if name == "LSTM":
+        return (h, rng.standard_normal(shape).astype(np.float32))
+    return h
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{n}-{k}" for n, k in CONFIGS])
+def test_recurrent_layer_matches_torch(name, kwargs):
+    rng = np.random.default_rng(0)
+    tm, th = _pair(name, kwargs)
+    assert repr(tm) == repr(th)
+    assert [(k, tuple(v.shape)) for k, v in tm.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in th.state_dict().items()]
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
+    tm.zero_grad()
+    th.zero_grad()
+    batch = 5 if kwargs.get("batch_first") else 2
+    compare_modules(tm, th, [x, _states(name, kwargs, batch, 4, rng)], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_unbatched_input(name):
+    rng = np.random.default_rng(1)
+    kwargs = {"num_layers": 2}
+    tm, th = _pair(name, kwargs)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
+    compare_modules(tm, th, [x, _states(name, kwargs, 1, 4, rng, unbatched=True)],
+                    rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name,kwargs", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}),
+                                         ("LSTMCell", {}), ("GRUCell", {}),
+                                         ("GRUCell", {"bias": False})])
+def test_cells_match_torch(name, kwargs):
+    rng = np.random.default_rng(2)
+    th = getattr(torch.nn, name)(3, 4, **kwargs)
+    tm = load_from_torch(getattr(nn, name)(3, 4, **kwargs), th)
+    assert repr(tm) == repr(th)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
+    h = rng.standard_normal((2, 4)).astype(np.float32)
+    state = (h, rng.standard_normal((2, 4)).astype(np.float32)) if name == "LSTMCell" else h
+    compare_modules(tm, th, [x, state], rtol=RTOL, atol=ATOL)
+    compare_modules(tm, th, [x[0]], rtol=RTOL, atol=ATOL)  # unbatched
+
+
+def test_lstm_training_loop_step_matches_torch():
+    rng = np.random.default_rng(3)
+    th = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True)
+    tm = load_from_torch(nn.LSTM(6, 8, num_layers=2, batch_first=True), th)
+    x = rng.standard_normal((3, 10, 6)).astype(np.float32)
+    out, (h, c) = tm(ts.tensor(x))
+    tout, (th_h, th_c) = th(torch.tensor(x))
+    (out.sum() + h.pow(2).sum() + c.sum()).backward()
+    (tout.sum() + th_h.pow(2).sum() + th_c.sum()).backward()
+    for (name, p), (_, q) in zip(tm.named_parameters(), th.named_parameters()):
+        assert_close(p.grad, q.grad, rtol=RTOL, atol=ATOL, msg=name)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_fused_recurrences_gradcheck_and_gradgradcheck(reverse):
+    rng = np.random.default_rng(4)
+    T, B, H = 3, 2, 2
+
+    def t(*shape):
+        return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
+
+    xw, w, h0, c0 = t(T, B, 4 * H), t(4 * H, H), t(B, H), t(B, H)
+    lstm = lambda *a: _rnn_ops.lstm_sequence(*a, reverse=reverse)  # noqa: E731
+    assert gradcheck(lstm, (xw, w, h0, c0))
+    assert gradgradcheck(lstm, (xw, w, h0, c0))
+    xw3, w3, b3 = t(T, B, 3 * H), t(3 * H, H), t(3 * H)
+    gru = lambda *a: _rnn_ops.gru_sequence(*a, reverse=reverse)  # noqa: E731
+    assert gradcheck(gru, (xw3, w3, b3, h0))
+    assert gradgradcheck(gru, (xw3, w3, b3, h0))
+    for nl in ("tanh", "relu"):
+        rnn = lambda xw, w, h, nl=nl: _rnn_ops.rnn_sequence(xw, w, h, reverse, nl)  # noqa
+        assert gradcheck(rnn, (t(T, B, H), t(H, H), h0))
+        assert gradgradcheck(rnn, (t(T, B, H), t(H, H), h0))
+
+
+def test_fused_matches_reference_composite():
+    rng = np.random.default_rng(5)
+    xw = ts.tensor(rng.standard_normal((4, 3, 8)).astype(np.float32))
+    w = ts.tensor(rng.standard_normal((8, 2)).astype(np.float32))
+    for a, b in zip(_rnn_ops.lstm_sequence(xw, w, reverse=True),
+                    _rnn_ops.lstm_reference(xw, w, None, None, reverse=True)):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_double_backward_through_lstm_module():
+    # d/dx of ||d out / dW||^2: needs the recurrence's backward to be differentiable.
+    rng = np.random.default_rng(6)
+    x64 = rng.standard_normal((3, 1, 2))
+    tm = nn.LSTM(2, 2).double()
+    th = torch.nn.LSTM(2, 2).double()
+    load_from_torch(tm, th)
+    xs = ts.tensor(x64, requires_grad=True)
+    xt = torch.tensor(x64, requires_grad=True)
+    (gs,) = ts.autograd.grad(tm(xs)[0].sum(), [tm.weight_hh_l0], create_graph=True)
+    (gt,) = torch.autograd.grad(th(xt)[0].sum(), [th.weight_hh_l0], create_graph=True)
+    (gs * gs).sum().backward()
+    (gt * gt).sum().backward()
+    assert_close(xs.grad, xt.grad, rtol=1e-6, atol=1e-8)
+
+
+def test_errors():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
+        lstm(ts.ones(5, 2, 4))
+    with pytest.raises(ValueError, match="Expected input to be 2D or 3D"):
+        lstm(ts.ones(5))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(2, 2, 4\), got"):
+        lstm(ts.ones(5, 2, 3), (ts.ones(1, 2, 4), ts.ones(2, 2, 4)))
+    with pytest.raises(ValueError, match="input dtype"):
+        lstm(ts.ones(5, 2, 3, dtype=ts.float64))
+    with pytest.raises(RuntimeError, match="hx should also be 3-D"):
+        nn.GRU(3, 4)(ts.ones(5, 2, 3), ts.ones(2, 4))
+    with pytest.raises(ValueError, match="Unknown nonlinearity"):
+        nn.RNN(3, 4, nonlinearity="gelu")
+    with pytest.raises(ValueError, match="dropout should be a number"):
+        nn.GRU(3, 4, dropout=2)
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
+        nn.GRU(3, 4, proj_size=2)
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.LSTM(3, 4, dropout=0.2)
+    with pytest.raises(RuntimeError, match="inconsistent input_size"):
+        nn.LSTMCell(3, 4)(ts.ones(2, 5))
+
+
+def test_all_weights_and_dropout_between_layers_in_training():
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5, bidirectional=True)
+    assert [[tuple(p.shape) for p in layer] for layer in lstm.all_weights][2] == \
+        [(16, 8), (16, 4), (16,), (16,)]
+    ts.manual_seed(0)
+    a, _ = lstm(ts.ones(4, 1, 3))
+    b, _ = lstm(ts.ones(4, 1, 3))
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())  # dropout is active
+    lstm.eval()
+    a, _ = lstm(ts.ones(4, 1, 3))
+    b, _ = lstm(ts.ones(4, 1, 3))
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
