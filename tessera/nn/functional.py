@@ -17,8 +17,8 @@ from ..ops.norm import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.reduce import log_softmax, softmax
 from ..ops.shape import pad
-from ..ops import attention as _attention, conv as _conv, dropout as _dropout, loss as _loss
-from ..ops import norm as _norm, pool as _pool
+from ..ops import _attention, _conv, _dropout, _loss, _pool
+from ..ops import _normalization as _norm
 
 __all__ = (["celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
             "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus",

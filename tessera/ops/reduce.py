@@ -19,9 +19,7 @@ from .elementwise import abs, cast, exp, maximum, minimum, sign, where
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "max", "min", "amax", "amin",
            "argmax", "argmin", "prod", "logsumexp", "cumsum", "cumprod", "all", "any", "median",
-           "count_nonzero", "softmax", "log_softmax"]
-# ``norm`` belongs here too; it joins __all__ once tessera/nn/functional.py stops reading
-# ``__all__`` from ``tessera.ops.norm`` (which the operator would then shadow).
+           "count_nonzero", "softmax", "log_softmax", "norm"]
 
 # The (values, indices) results of max, min and median with a dim, as torch.return_types.
 _max_result = collections.namedtuple("max", ["values", "indices"])

@@ -4,15 +4,9 @@ import math
 
 import numpy as np
 
-from ...ops import reduce as _reduce
 from ..opinfo import OpInfo, SampleInput, make_array
 
 F32 = np.float32
-
-
-def _norm(m):
-    # tessera's norm lives in tessera.ops.reduce; see the note at reduce.__all__.
-    return m.norm if m.__name__ == "torch" else _reduce.norm
 
 
 def _samples(*cases, low=-2.0, high=2.0, positive=False):
@@ -155,7 +149,7 @@ OP_INFOS = [
     OpInfo("cumprod_with_zeros", _function("cumprod"), _with(
         _none, _fixed([[1.5, 0.0, 2.0, 3.0], [0.0, 2.0, 0.0, 3.0], [1.0, -2.0, 0.5, 0.0]], dim=1),
         _fixed([[1.5, 0.0, 2.0], [0.0, 2.0, 0.0], [1.0, -2.0, 0.5]], dim=0)), gradgrad=True),
-    OpInfo("norm", lambda m, x, **kw: _norm(m)(x, **kw), _with(
+    OpInfo("norm", lambda m, x, **kw: m.norm(x, **kw), _with(
         _samples(((3, 4), {}), ((3, 4), {"p": 1, "dim": 1}), ((2, 3, 4), {"dim": (0, 2)}),
                  ((3, 4), {"p": 3, "dim": 0, "keepdim": True}), ((3, 4), {"p": math.inf}),
                  ((3, 4), {"p": -math.inf, "dim": 1}), ((3, 4), {"p": 0.5, "dim": 1}),
@@ -164,10 +158,10 @@ OP_INFOS = [
         _fixed([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]], dim=1),
         _fixed([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]], p=3, dim=1),
         _fixed([[0.0, 0.0, 0.0], [1.0, 0.0, 2.0]], p=1.5, dim=1)), gradgrad=True, rtol=1e-4),
-    OpInfo("norm_p3", lambda m, x, **kw: _norm(m)(x, **kw), _samples(
+    OpInfo("norm_p3", lambda m, x, **kw: m.norm(x, **kw), _samples(
         ((3, 4), {"p": 3, "dim": 1}), ((2, 3), {"p": 1.5, "keepdim": True})), gradgrad=True,
         rtol=1e-4),
-    OpInfo("norm_method", lambda m, x: _norm(m)(x, 2, 1, True), _samples(((3, 4), {}))),
+    OpInfo("norm_method", lambda m, x: m.norm(x, 2, 1, True), _samples(((3, 4), {}))),
     OpInfo("all", _function("all"), _with(
         _none, _int((3, 4), bool), _int((3, 4), bool, dim=1), _int((2, 3, 4), bool, dim=(0, 2)),
         _int((3, 4), dim=0, keepdim=True), _int((3, 4), np.uint8, dim=1), _int((), bool),
