@@ -18,7 +18,7 @@ from .backend.dtypes import (bfloat16, bool, dtype, float16, float32, float64,
                              result_type, set_default_dtype, uint8)
 from .ops import *  # noqa: F401,F403
 
-from . import func, nn, optim  # noqa: E402 - these build on the names above
+from . import func, nn, optim, profiler  # noqa: E402 - these build on the names above
 
 half = float16
 float = float32  # noqa: A001 - PyTorch's aliases
@@ -38,7 +38,7 @@ def numel(input):
     return input.numel()
 
 
-__all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "no_grad", "enable_grad",
+__all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "profiler", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
            "device", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",

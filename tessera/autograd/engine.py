@@ -15,6 +15,7 @@ __all__ = ["run_backward"]
 
 _state = grad_mode.state
 _anomaly = anomaly._state
+profiler_hook = None  # set by tessera.profiler.profile while it records
 
 
 def _collect(roots):
@@ -130,12 +131,16 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 continue
             if needed is not None and node not in needed:
                 continue
+            if profiler_hook is not None:
+                profiler_hook._push()
             if grads[0] is not None and len(grads) == 1:
                 in_grads = node.backward(grads[0])
             elif any(g is not None for g in grads):
                 in_grads = node.backward(*_materialize(node, grads))
             else:
                 in_grads = (None,) * len(node.next_edges)
+            if profiler_hook is not None:
+                profiler_hook._pop(node.name())
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if node._node_hooks:
