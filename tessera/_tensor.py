@@ -500,6 +500,13 @@ class Tensor:
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         return self._apply_inplace(_ops.scatter, dim, index, src, value=value, reduce=reduce)
 
+    def index_fill_(self, dim, index, value):
+        return self._apply_inplace(_ops.index_fill, dim, index, value)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._apply_inplace(_ops.scatter_reduce, dim, index, src, reduce,
+                                   include_self=include_self)
+
     def scatter_add_(self, dim, index, src):
         return self._apply_inplace(_ops.scatter_add, dim, index, src)
 
@@ -717,7 +724,8 @@ var_mean std_mean median count_nonzero
 reshape view view_as transpose swapaxes permute squeeze unsqueeze flatten unflatten expand
 expand_as broadcast_to split chunk repeat tile flip roll movedim unbind narrow t
 gather scatter scatter_add index_select index_add take_along_dim nonzero sort argsort topk
-matmul mm bmm outer dot mv inner addmm triu tril diagonal
+matmul mm bmm outer dot mv inner addmm baddbmm triu tril diagonal trace take index_fill
+scatter_reduce
 """.split()
 
 

@@ -26,6 +26,8 @@ def _numerical_jacobian(func, inputs, idx, eps):
     x = inputs[idx]
     data = x._data
     flat = data.reshape(-1)
+    if flat.size == 0:
+        return np.zeros((0, _evaluate(func, inputs).size))
     columns = []
     # Not under no_grad: func may itself differentiate (gradgradcheck's first gradients).
     for k in range(flat.size):

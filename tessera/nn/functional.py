@@ -11,7 +11,7 @@ from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh
                                logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
                                softsign, tanh)
 from ..ops.index import embedding, one_hot
-from ..ops.linalg import linear
+from ..ops.linalg import bilinear, linear
 from ..ops.loss import *  # noqa: F401,F403
 from ..ops.norm import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
@@ -22,6 +22,6 @@ from ..ops import _normalization as _norm
 
 __all__ = (["celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
             "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus",
-            "softsign", "tanh", "embedding", "one_hot", "linear", "log_softmax", "softmax", "pad"]
+            "softsign", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax", "softmax", "pad"]
            + _attention.__all__ + _conv.__all__ + _dropout.__all__ + _loss.__all__ + _norm.__all__
            + _pool.__all__)

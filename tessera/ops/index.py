@@ -536,7 +536,11 @@ def _as_1d(*tensors):
 
 
 def gather(input, dim, index, *, sparse_grad=False):
-    """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``); index values in [0, size)."""
+    """``out[i][j] = input[index[i][j]][j]`` (for ``dim=0``); index values in [0, size).
+
+    ``index`` may be smaller than ``input`` in the other dims. ``sparse_grad`` is accepted for
+    compatibility: tessera's gradients are dense.
+    """
     check_tensor(input, "gather")
     idx = _index_data(index, "gather")
     if input.ndim == 0 or idx.ndim == 0:
