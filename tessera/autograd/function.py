@@ -20,6 +20,7 @@ per input, ``(node, output_nr)`` of where its gradient flows, or None.
 import itertools
 import weakref
 
+import ml_dtypes
 import numpy as np
 
 from . import grad_mode
@@ -35,6 +36,7 @@ _FREED_MESSAGE = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward.")
 
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)  # its NumPy kind is "V", not "f"
 _FREED = ("freed",)  # what a released node keeps instead of its saved values
 
 # Set by tessera/_tensor.py, which imports this module (avoids an import cycle).
@@ -111,7 +113,7 @@ class Function:
         tensors = []
         for i, o in enumerate(outs):
             # Integer and boolean outputs (indices, masks) never carry gradients.
-            differentiable = o.dtype.kind in "fc"
+            differentiable = o.dtype.kind == "f" or o.dtype == _BFLOAT16
             tensors.append(_make_tensor(o, self if differentiable else None, i))
         if self.is_view:
             _share_storage(inputs[0], tensors)
@@ -148,7 +150,8 @@ class Function:
                 raise RuntimeError(_modified_message(self, data.shape, v, counter[0]))
             # A fresh Tensor whose grad_fn is this node: no reference cycle, and double
             # backward through the saved output reaches this node's inputs.
-            outs.append(_make_tensor(data, self if data.dtype.kind in "fc" else None, i))
+            differentiable = data.dtype.kind == "f" or data.dtype == _BFLOAT16
+            outs.append(_make_tensor(data, self if differentiable else None, i))
         return tuple(outs)
 
     def release(self):

@@ -153,8 +153,3 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of whole channels (dims 0 and 1 pick the channel)."""
     return _apply(input, p, training, inplace, 2, True, "feature_alpha_dropout")
 
-
-# tessera/nn/functional.py reads `dropout.__all__` from `from ..ops import dropout`, which is
-# this function (the package attribute is the operator, not the module): until it takes the
-# list from the module, the function carries it.
-dropout.__all__ = __all__

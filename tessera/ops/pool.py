@@ -83,10 +83,9 @@ def _padded(x, pads, fill):
 
 
 def _crop(xp, pads, in_hw):
+    """The unpadded interior (a view: copying it out costs more than its strides do later)."""
     top, _, left, _ = pads
-    if xp.shape[2:] == tuple(in_hw):
-        return xp
-    return np.ascontiguousarray(xp[:, :, top:top + in_hw[0], left:left + in_hw[1]])
+    return xp[:, :, top:top + in_hw[0], left:left + in_hw[1]]
 
 
 def _lowest(dtype):
@@ -298,50 +297,76 @@ def _avg_divisor(win, count_include_pad, divisor_override, dtype):
 class _Taps:
     """y[..., o, ...] = sum_t x[..., index_t[o], ...] * weight_t[o] along one axis.
 
-    Every index array is non-decreasing, so the adjoint adds each tap back with one
-    ``np.add.reduceat`` over runs of equal indices.
+    A weight of None means 1. Every index array is non-decreasing, which makes the adjoint
+    a map of the same kind (``transpose``): sums over runs of equal indices become taps.
     """
 
-    __slots__ = ("axis", "in_size", "out_size", "taps")
+    __slots__ = ("axis", "in_size", "out_size", "dtype", "taps", "_transposed")
 
-    def __init__(self, axis, in_size, out_size, taps):
-        self.axis, self.in_size, self.out_size = axis, in_size, out_size
-        self.taps = []
-        for index, weight in taps:
-            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if index.size \
-                else index
-            self.taps.append((index, weight, starts, index[starts]))
-
-    def weight_shape(self, ndim):
-        return (-1,) + (1,) * (ndim - 1 - self.axis)
+    def __init__(self, axis, in_size, out_size, taps, dtype):
+        self.axis, self.in_size, self.out_size, self.dtype = axis, in_size, out_size, dtype
+        self.taps = [(index, _as_slice(index), weight) for index, weight in taps]
+        self._transposed = None
 
     def apply(self, x):
         if not self.taps:
             shape = list(x.shape)
             shape[self.axis] = self.out_size
             return np.zeros(shape, x.dtype)
+        lead = (slice(None),) * self.axis
+        trailing = (1,) * (x.ndim - 1 - self.axis)
         out = None
-        for index, weight, _, _ in self.taps:
-            t = np.take(x, index, axis=self.axis)
-            if weight is not None:
-                t *= weight.reshape(self.weight_shape(x.ndim))
-            out = t if out is None else np.add(out, t, out=out)
+        for index, step, weight in self.taps:
+            # A regular index is a strided view; only an irregular one needs a gather.
+            if step is None:
+                t = np.take(x, index, axis=self.axis)
+                if weight is not None:
+                    np.multiply(t, weight.reshape((-1,) + trailing), out=t)
+            else:  # a regular index is a strided view: no gather
+                t = x[lead + (step,)]
+                if weight is not None:
+                    t = t * weight.reshape((-1,) + trailing)
+                elif out is None:
+                    t = t.copy()  # ``out`` is accumulated into: never a view of x
+            if out is None:
+                out = t
+            else:
+                out += t
         return out
 
+    def transpose(self):
+        """The adjoint map: input index i gathers every output o whose tap read i."""
+        if self._transposed is None:
+            taps = []
+            targets = np.arange(self.in_size)
+            for index, _, weight in self.taps:
+                first = np.searchsorted(index, targets, "left")
+                count = np.searchsorted(index, targets, "right") - first
+                for k in range(int(count.max()) if count.size else 0):
+                    src = np.minimum(first + k, self.out_size - 1)
+                    hit = k < count
+                    if weight is not None:
+                        taps.append((src, np.where(hit, weight[src], 0).astype(self.dtype)))
+                    else:
+                        taps.append((src, None if hit.all() else hit.astype(self.dtype)))
+            self._transposed = _Taps(self.axis, self.out_size, self.in_size, taps, self.dtype)
+        return self._transposed
+
     def adjoint(self, g):
-        shape = list(g.shape)
-        shape[self.axis] = self.in_size
-        dx = np.zeros(shape, g.dtype)
-        if g.shape[self.axis] == 0:
-            return dx
-        lead = (slice(None),) * self.axis
-        for index, weight, starts, targets in self.taps:
-            v = g if weight is None else g * weight.reshape(self.weight_shape(g.ndim))
-            if len(starts) == len(index):
-                dx[lead + (targets,)] += v
-            else:
-                dx[lead + (targets,)] += np.add.reduceat(v, starts, axis=self.axis)
-        return dx
+        return self.transpose().apply(g)
+
+
+def _as_slice(index):
+    """``index`` as an equivalent slice when it is an arithmetic progression, else None."""
+    if index.size == 0:
+        return None
+    start = int(index[0])
+    if index.size == 1:
+        return slice(start, start + 1)
+    step = int(index[1] - index[0])
+    if step < 1 or not np.array_equal(index, start + step * np.arange(index.size)):
+        return None
+    return slice(start, start + step * (index.size - 1) + 1, step)
 
 
 class AxisMap(Function):
@@ -375,7 +400,7 @@ def _adaptive_avg_taps(axis, n, m, dtype):
     for k in range(int(length.max()) if m else 0):
         weight = np.where(k < length, 1.0 / length, 0.0).astype(dtype)
         taps.append((np.minimum(start + k, end - 1), weight))
-    return _Taps(axis, n, m, taps)
+    return _Taps(axis, n, m, taps, dtype)
 
 
 # == adaptive max pooling (windows of varying size) =============================================
@@ -727,7 +752,7 @@ def _nearest_index(n_in, n_out, scale, exact):
 def _linear_taps(axis, n_in, n_out, scale, align_corners, np_dtype):
     """Two taps (floor and floor + 1) with PyTorch's source index and weights."""
     if n_out == n_in:
-        return _Taps(axis, n_in, n_out, [(np.arange(n_out, dtype=np.int64), None)])
+        return _Taps(axis, n_in, n_out, [(np.arange(n_out, dtype=np.int64), None)], np_dtype)
     ft = np.float64 if np_dtype == np.float64 else np.float32
     dst = np.arange(n_out, dtype=ft)
     if align_corners:
@@ -740,7 +765,8 @@ def _linear_taps(axis, n_in, n_out, scale, align_corners, np_dtype):
     lam1 = np.clip(src - i0.astype(ft), 0, 1)
     i1 = i0 + (i0 < n_in - 1)
     lam0 = ft(1) - lam1
-    return _Taps(axis, n_in, n_out, [(i0, lam0.astype(np_dtype)), (i1, lam1.astype(np_dtype))])
+    return _Taps(axis, n_in, n_out, [(i0, lam0.astype(np_dtype)), (i1, lam1.astype(np_dtype))],
+                 np_dtype)
 
 
 def _interpolate_sizes(input, nd, size, scale_factor, recompute_scale_factor):
@@ -834,9 +860,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if linear:
             taps = _linear_taps(axis, n, m, scale, bool(align_corners), np_dtype)
         else:
-            taps = _Taps(axis, n, m, [(_nearest_index(n, m, scale, mode == "nearest-exact"),
-                                       None)])
-        if m == n and len(taps.taps) == 1 and taps.taps[0][1] is None:
+            index = _nearest_index(n, m, scale, mode == "nearest-exact")
+            taps = _Taps(axis, n, m, [(index, None)], np_dtype)
+        if m == n and len(taps.taps) == 1 and taps.taps[0][2] is None and \
+                taps.taps[0][1] == slice(0, n, 1):
             continue  # the identity along this axis
         x = AxisMap.apply(x, taps=taps)
     return clone(x) if x is input else x
