@@ -13,7 +13,7 @@ from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh
 from ..ops.index import embedding, one_hot
 from ..ops.linalg import bilinear, linear
 from ..ops.loss import *  # noqa: F401,F403
-from ..ops.norm import *  # noqa: F401,F403
+from ..ops.normalization import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.reduce import log_softmax, softmax
 from ..ops.shape import pad

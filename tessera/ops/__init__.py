@@ -12,7 +12,7 @@ from . import elementwise as _elementwise
 from . import index as _index
 from . import linalg as _linalg
 from . import loss as _loss
-from . import norm as _normalization
+from . import normalization as _normalization
 from . import pool as _pool
 from . import reduce as _reduce
 from . import shape as _shape
@@ -24,12 +24,12 @@ from .elementwise import *  # noqa: F401,F403
 from .index import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
-from .norm import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 
-# Family modules are reached as _name: plain names are operators (ts.ops.norm is the norm).
+# Family modules are reached as _name, so that operator names (norm, dropout) stay free.
 __all__ = (_creation.__all__ + _elementwise.__all__ + _reduce.__all__ + _shape.__all__ +
            _index.__all__ + _linalg.__all__ + _conv.__all__ + _pool.__all__ +
            _normalization.__all__ + _loss.__all__ + _attention.__all__ + _dropout.__all__)

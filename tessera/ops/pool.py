@@ -217,8 +217,16 @@ class MaxPoolGather(Function):
 
 # == average pooling ============================================================================
 
+def _is_global(win):
+    """One window covering the whole (unpadded) input."""
+    return tuple(win.kernel) == tuple(win.in_hw) and not any(win.padding) and \
+        win.out_hw == (1, 1)
+
+
 def _window_sums(x, win):
     """Sums over each (undilated) window, as a row pass and a column pass."""
+    if _is_global(win):
+        return x.sum(axis=(2, 3), keepdims=True)
     xp = _padded(x, win.pads(), 0)
     (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.stride, win.out_hw
     rows = xp[:, :, 0:sh * (ho - 1) + 1:sh]
@@ -234,9 +242,13 @@ def _window_sums(x, win):
 
 def _window_sums_adjoint(g, win):
     """Each output value added back onto every element of its window."""
+    n, c = g.shape[:2]
+    if _is_global(win):
+        dx = np.empty((n, c) + tuple(win.in_hw), g.dtype)
+        np.copyto(dx, g)
+        return dx
     pads = win.pads()
     (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.stride, win.out_hw
-    n, c = g.shape[:2]
     hp, wp = win.in_hw[0] + pads[0] + pads[1], win.in_hw[1] + pads[2] + pads[3]
     rows = np.zeros((n, c, ho, wp), g.dtype)
     for j in range(kw):

@@ -1,4 +1,4 @@
-"""OpInfo entries for tessera/ops/norm.py."""
+"""OpInfo entries for tessera/ops/normalization.py."""
 
 import numpy as np
 
