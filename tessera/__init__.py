@@ -7,7 +7,7 @@
 tensor([2., 4., 6.])
 """
 
-from . import autograd, backend, nn, ops
+from . import autograd, backend, ops
 from ._tensor import Size, Tensor
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
@@ -38,8 +38,9 @@ def numel(input):
     return input.numel()
 
 
-__all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "profiler", "no_grad", "enable_grad",
-           "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
+__all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "profiler",
+           "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled",
            "device", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
            "float32", "float64", "half", "float", "double", "long", "int", "short",

@@ -30,8 +30,8 @@ def _accuracy(ts, model, loader):
     return correct / total
 
 
-def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0, checkpoint="checkpoints/quickstart.safetensors",
-               out=sys.stdout):
+def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
+               checkpoint="checkpoints/quickstart.safetensors", out=sys.stdout):
     """Train, evaluate, checkpoint and reload a CNN on the digits; returns the summary dict."""
     from tqdm import tqdm
 

@@ -22,6 +22,7 @@ from ..ops import _normalization as _norm
 
 __all__ = (["celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
             "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus",
-            "softsign", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax", "softmax", "pad"]
+            "softsign", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax",
+            "softmax", "pad"]
            + _attention.__all__ + _conv.__all__ + _dropout.__all__ + _loss.__all__ + _norm.__all__
            + _pool.__all__)

@@ -964,7 +964,8 @@ def clamp(input, min=None, max=None):
         else:
             return make_tensor(np.clip(input._data, min, max))
     t = input._data.dtype.type
-    return Clamp.apply(input, lo=None if min is None else t(min), hi=None if max is None else t(max))
+    return Clamp.apply(input, lo=None if min is None else t(min),
+                       hi=None if max is None else t(max))
 
 
 clip = clamp

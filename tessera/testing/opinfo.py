@@ -10,7 +10,8 @@ Each family of operators lists its entries in ``tessera/testing/op_db/<family>.p
 import dataclasses
 import importlib
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -111,7 +111,7 @@ def test_gradcheck_float64(info):
         args = _convert(sample, ts, True, dtype=np.float64)
         if not any(isinstance(a, ts.Tensor) and a.requires_grad for a in args):
             continue
-        assert ts.autograd.gradcheck(lambda *a: info.fn(ts, *a, **sample.kwargs), args,
+        assert ts.autograd.gradcheck(lambda *a, s=sample: info.fn(ts, *a, **s.kwargs), args,
                                      eps=1e-6, atol=1e-5, rtol=1e-3), sample
 
 
@@ -122,5 +122,5 @@ GRADGRAD_OPS = [o for o in OPS if o.gradgrad]
 def test_gradgradcheck_float64(info):
     for sample in info.sample_inputs()[:1]:
         args = _convert(sample, ts, True, dtype=np.float64)
-        assert ts.autograd.gradgradcheck(lambda *a: info.fn(ts, *a, **sample.kwargs), args,
+        assert ts.autograd.gradgradcheck(lambda *a, s=sample: info.fn(ts, *a, **s.kwargs), args,
                                          eps=1e-6, atol=1e-4, rtol=1e-3), sample
