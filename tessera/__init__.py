@@ -18,7 +18,8 @@ from .backend.dtypes import (bfloat16, bool, dtype, float16, float32, float64,
                              result_type, set_default_dtype, uint8)
 from .ops import *  # noqa: F401,F403
 
-from . import func, nn, optim, profiler  # noqa: E402 - these build on the names above
+from . import data, func, nn, optim, profiler, serialization, utils  # noqa: E402 - built on the above
+from .serialization import load, save  # noqa: E402
 
 half = float16
 float = float32  # noqa: A001 - PyTorch's aliases
@@ -39,6 +40,7 @@ def numel(input):
 
 
 __all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "profiler",
+           "data", "utils", "serialization", "save", "load",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled",
            "device", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",

@@ -167,33 +167,22 @@ class DataLoader:
         return self._iterator
 
     def __len__(self):
-        return _length(self)
+        return self._length_fn()()
 
     def _length_fn(self):
-        """``len(self)`` computed without holding the loader (iterators must not: a
-        persistent loader holds its iterator, and a cycle would delay the shutdown)."""
-        return functools.partial(_length, _LengthInfo(self.dataset, self._iterable,
-                                                      self.batch_size, self.drop_last,
-                                                      self._index_sampler))
+        """``len(self)`` as a function that does not hold the loader (iterators keep it:
+        a persistent loader holds its iterator, and a cycle would delay the shutdown)."""
+        return functools.partial(_length, self._iterable, self.dataset, self.batch_size,
+                                 self.drop_last, self._index_sampler)
 
 
-class _LengthInfo:
-    def __init__(self, dataset, iterable, batch_size, drop_last, index_sampler):
-        self.dataset = dataset
-        self._iterable = iterable
-        self.batch_size = batch_size
-        self.drop_last = drop_last
-        self._index_sampler = index_sampler
-
-
-def _length(loader):
-    if loader._iterable:
-        length = len(loader.dataset)  # TypeError when the stream has no length
-        if loader.batch_size is not None:
-            length = length // loader.batch_size if loader.drop_last \
-                else math.ceil(length / loader.batch_size)
-        return length
-    return len(loader._index_sampler)
+def _length(iterable, dataset, batch_size, drop_last, index_sampler):
+    if not iterable:
+        return len(index_sampler)
+    length = len(dataset)  # TypeError when the stream has no length
+    if batch_size is not None:
+        length = length // batch_size if drop_last else math.ceil(length / batch_size)
+    return length
 
 
 def _draw_seed(generator):
@@ -202,15 +191,12 @@ def _draw_seed(generator):
     return int((generator or default_generator).numpy.integers(0, 2**62))
 
 
-def _make_fetcher(loader):
-    return _worker.make_fetcher(loader._iterable, loader.dataset, loader._auto_collation,
-                                loader.collate_fn, loader.drop_last)
-
-
 class _SingleProcessIter:
     def __init__(self, loader):
         _draw_seed(loader.generator)
-        self._fetcher = _make_fetcher(loader)
+        self._fetcher = _worker.make_fetcher(loader._iterable, loader.dataset,
+                                             loader._auto_collation, loader.collate_fn,
+                                             loader.drop_last)
         self._sampler_iter = iter(loader._index_sampler)
         self._len = loader._length_fn()
 
@@ -342,7 +328,7 @@ class _MultiProcessIter:
                     self._worker_died(worker_id)
             waited += step
             if self._timeout and waited >= self._timeout:
-                self._shutdown_workers()
+                self._shutdown_workers(grace=0.1)  # a stuck worker will not answer
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
     def _receive(self, conn, worker_id):
@@ -359,7 +345,7 @@ class _MultiProcessIter:
         w = self._workers[worker_id]
         w.join(timeout=1.0)
         code = w.exitcode
-        self._shutdown_workers()
+        self._shutdown_workers(grace=0.1)
         raise RuntimeError(f"DataLoader worker {worker_id} (pid {w.pid}) exited unexpectedly "
                            f"with exit code {code}")
 
@@ -398,7 +384,8 @@ class _MultiProcessIter:
             data.reraise()
         return data
 
-    def _shutdown_workers(self):
+    def _shutdown_workers(self, grace=_worker.STATUS_CHECK_INTERVAL):
+        """Stop the workers: ask, wait up to ``grace`` seconds, then terminate."""
         if self._shutdown:
             return
         self._shutdown = True
@@ -410,7 +397,7 @@ class _MultiProcessIter:
         for conn in self._result_conns:
             conn.close()  # a worker blocked on sending a batch sees the hang-up and exits
         for w in self._workers:
-            w.join(timeout=_worker.STATUS_CHECK_INTERVAL)
+            w.join(timeout=grace)
         for w in self._workers:
             if w.is_alive():
                 w.terminate()

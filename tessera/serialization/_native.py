@@ -14,7 +14,6 @@ import math
 import os
 
 import numpy as np
-import safetensors
 
 from .._tensor import Size, Tensor
 from ..autograd.function import _make_tensor
@@ -113,7 +112,17 @@ def _storable(arr, path):
     return arr
 
 
-def _spec(arr):
+def _safetensors(op):
+    """The safetensors package, imported where it is used: it is an optional dependency."""
+    try:
+        import safetensors
+    except ImportError:
+        raise ImportError(f"{op} needs the safetensors package: pip install 'tessera[train]' "
+                          "(or pip install safetensors)") from None
+    return safetensors
+
+
+def _spec(safetensors, arr):
     if hasattr(safetensors, "TensorSpec"):  # safetensors >= 0.7 takes pointers
         return safetensors.TensorSpec(dtype=arr.dtype.name, shape=list(arr.shape),
                                       data_ptr=arr.ctypes.data, data_len=arr.nbytes)
@@ -130,7 +139,8 @@ def save_native(obj, f):
     metadata = {"format": "pt", "tessera_format": FORMAT_VERSION,
                 STRUCTURE_KEY: json.dumps(structure, separators=(",", ":")),
                 ZERO_DIM_KEY: json.dumps(enc.zero_dim)}
-    specs = {name: _spec(arr) for name, arr in enc.arrays.items()}
+    safetensors = _safetensors("tessera.save")
+    specs = {name: _spec(safetensors, arr) for name, arr in enc.arrays.items()}
     if isinstance(f, (str, os.PathLike)):
         with atomic_path(f, "tessera.save") as tmp:
             safetensors.serialize_file(specs, tmp, metadata=metadata)
@@ -147,6 +157,7 @@ def is_safetensors(head):
 def load_native(f, source):
     """The object saved by :func:`save_native`, or a dict of the tensors of any other
     safetensors file. ``f`` is a path or a binary file positioned at its start."""
+    safetensors = _safetensors("tessera.load")
     if isinstance(f, (str, os.PathLike)):
         with safetensors.safe_open(os.fspath(f), framework="np") as sf:
             metadata = sf.metadata() or {}

@@ -317,3 +317,10 @@ def test_timeout():
 
     with pytest.raises(RuntimeError, match="DataLoader timed out after 0.2 seconds"):
         list(DataLoader(Slow(), num_workers=1, timeout=0.2))
+
+
+def test_pytorch_style_import_path():
+    from tessera.utils.data import DataLoader as Loader
+    from tessera.utils.data import get_worker_info as info
+
+    assert Loader is DataLoader and info is get_worker_info

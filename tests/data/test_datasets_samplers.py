@@ -224,6 +224,14 @@ def test_default_collate_errors_and_dtypes():
     assert default_collate([ts.zeros(2, 3)] * 4).shape == (4, 2, 3)
 
 
+def test_default_collate_keeps_the_graph():
+    a = ts.ones(2, requires_grad=True)
+    batch = default_collate([a, a * 2])
+    assert batch.requires_grad
+    batch.sum().backward()
+    assert_close(a.grad, ts.full((2,), 3.0))
+
+
 def test_default_convert():
     out = default_convert((np.zeros(2), 1, "s", {"a": np.int32(3)}))
     assert isinstance(out, list)

@@ -198,6 +198,7 @@ _CHILD = textwrap.dedent("""
         assert np.shares_memory(misc["view"].numpy(), misc["base"].numpy())
         assert np.shares_memory(misc["t"].numpy(), misc["base"].numpy())
         assert misc["grad"].requires_grad and misc["param"].requires_grad
+        assert type(misc["param"]).__name__ == "Parameter"
         save(obj, name + ".ts")
     assert "torch" not in sys.modules, "tessera.load imported torch"
     print("ok")
@@ -242,10 +243,11 @@ def test_pytorch_checkpoints_load_without_torch(tmp_path):
         _compare_with_torch(objects, load(tmp_path / f"{name}.ts"), name)
 
 
-def test_pytorch_checkpoint_from_file_object_and_map_location(tmp_path):
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_pytorch_checkpoint_from_file_object_and_map_location(zip_format):
     sd = {"w": torch.randn(2, 3), "b": torch.zeros(3)}
     buf = io.BytesIO()
-    torch.save(sd, buf)
+    torch.save(sd, buf, _use_new_zipfile_serialization=zip_format)
     for location in (None, "cpu", ts.device("cpu"), {"cpu": "cpu"}):
         buf.seek(0)
         loaded = load(buf, map_location=location)
