@@ -20,6 +20,10 @@ def _digits_cnn(nn):
         nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
+def _is_terminal(stream):
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def _accuracy(ts, model, loader):
     model.eval()
     correct = total = 0
@@ -37,29 +41,32 @@ def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
 
     import tessera as ts
     from tessera import nn, optim
-    from tessera.data import DataLoader, random_split
+    from tessera.data import ConcatDataset, DataLoader, random_split
     from tessera.data.datasets import Digits
 
     start = time.perf_counter()
     ts.manual_seed(seed)
-    dataset = Digits()
-    n_test = len(dataset) // 5
-    train_set, test_set = random_split(dataset, [len(dataset) - n_test, n_test])
+    scale = lambda image: image / 16.0  # noqa: E731 - pixel values are 0..16
+    digits = ConcatDataset([Digits(train=True, transform=scale),
+                            Digits(train=False, transform=scale)])
+    n_test = len(digits) // 5
+    train_set, test_set = random_split(digits, [len(digits) - n_test, n_test])
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=256)
 
     model = _digits_cnn(nn)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    print(f"tessera {ts.__version__} quickstart: {len(train_set)} training and {n_test} test "
+    print(f"tessera {ts.__version__} quickstart: {len(train_set)} training and {n_test} held-out "
           f"images of handwritten digits (8x8), a CNN of "
           f"{sum(p.numel() for p in model.parameters()):,} parameters", file=out)
     for epoch in range(1, epochs + 1):
         model.train()
         seen = correct = 0
         running = 0.0
-        bar = tqdm(train_loader, desc=f"epoch {epoch:2d}/{epochs}", file=out, leave=True,
-                   dynamic_ncols=False, ncols=90, mininterval=0.5)
+        # A redrawn bar on a terminal; one line per epoch in a log file or a pipe.
+        bar = tqdm(train_loader, desc=f"epoch {epoch:2d}/{epochs}", file=out, ncols=90,
+                   disable=not _is_terminal(out))
         for x, y in bar:
             optimizer.zero_grad()
             logits = model(x)
@@ -69,7 +76,12 @@ def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
             running += loss.item() * len(y)
             correct += (logits.argmax(dim=1) == y).sum().item()
             seen += len(y)
-            bar.set_postfix(loss=f"{running / seen:.4f}", acc=f"{correct / seen:.3f}")
+            bar.set_postfix(loss=f"{running / seen:.4f}", acc=f"{correct / seen:.3f}",
+                            refresh=False)
+        bar.close()
+        if not _is_terminal(out):
+            print(f"epoch {epoch:2d}/{epochs}: loss {running / seen:.4f}, "
+                  f"train accuracy {correct / seen:.3f}", file=out)
     train_time = time.perf_counter() - start
     test_acc = _accuracy(ts, model, test_loader)
 
