@@ -35,8 +35,9 @@ def _accuracy(ts, model, loader):
 
 
 def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
-               checkpoint="checkpoints/quickstart.safetensors", out=sys.stdout):
+               checkpoint="checkpoints/quickstart.safetensors", out=None):
     """Train, evaluate, checkpoint and reload a CNN on the digits; returns the summary dict."""
+    out = sys.stdout if out is None else out
     from tqdm import tqdm
 
     import tessera as ts
