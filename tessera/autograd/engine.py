@@ -28,8 +28,8 @@ def _collect(roots):
             if edge is None:
                 continue
             child = edge[0]
-            if child in seen:
-                dependencies[child] += 1
+            if child in seen:  # a root can be a child too: it starts outside `dependencies`
+                dependencies[child] = dependencies.get(child, 0) + 1
             else:
                 dependencies[child] = 1
                 seen.add(child)

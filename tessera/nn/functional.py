@@ -7,9 +7,8 @@ under PyTorch's names), so layers, Tensor methods and users share one implementa
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.dropout import *  # noqa: F401,F403
-from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
-                               logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
-                               softsign, tanh)
+from ..ops.activation import *  # noqa: F401,F403
+from ..ops.elementwise import sigmoid, tanh
 from ..ops.index import embedding, one_hot
 from ..ops.linalg import bilinear, linear
 from ..ops.loss import *  # noqa: F401,F403
@@ -17,12 +16,10 @@ from ..ops.normalization import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.reduce import log_softmax, softmax
 from ..ops.shape import pad
-from ..ops import _attention, _conv, _dropout, _loss, _pool
+from ..ops import _activation, _attention, _conv, _dropout, _loss, _pool
 from ..ops import _normalization as _norm
 
-__all__ = (["celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
-            "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus",
-            "softsign", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax",
+__all__ = (["sigmoid", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax",
             "softmax", "pad"]
-           + _attention.__all__ + _conv.__all__ + _dropout.__all__ + _loss.__all__ + _norm.__all__
-           + _pool.__all__)
+           + _activation.__all__ + _attention.__all__ + _conv.__all__ + _dropout.__all__
+           + _loss.__all__ + _norm.__all__ + _pool.__all__)

@@ -4,6 +4,7 @@ methods and ``tessera.nn.functional`` call into it."""
 import sys
 
 from .. import _tensor
+from . import activation as _activation
 from . import attention as _attention
 from . import conv as _conv
 from . import creation as _creation
@@ -16,6 +17,7 @@ from . import normalization as _normalization
 from . import pool as _pool
 from . import reduce as _reduce
 from . import shape as _shape
+from .activation import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
@@ -30,8 +32,8 @@ from .reduce import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 
 # Family modules are reached as _name, so that operator names (norm, dropout) stay free.
-__all__ = (_creation.__all__ + _elementwise.__all__ + _reduce.__all__ + _shape.__all__ +
-           _index.__all__ + _linalg.__all__ + _conv.__all__ + _pool.__all__ +
+__all__ = (_creation.__all__ + _elementwise.__all__ + _activation.__all__ + _reduce.__all__ +
+           _shape.__all__ + _index.__all__ + _linalg.__all__ + _conv.__all__ + _pool.__all__ +
            _normalization.__all__ + _loss.__all__ + _attention.__all__ + _dropout.__all__)
 
 _tensor._bind_operator_methods(sys.modules[__name__])

@@ -1,4 +1,4 @@
-"""Elementwise operators: arithmetic, math functions, activations, comparisons, logic.
+"""Elementwise operators: arithmetic, math functions, comparisons, logic.
 
 Each operator is one Function with its forward (on arrays) and its backward (on
 Tensors) side by side. Broadcasting is undone by ``sum_to_shape`` alone.
@@ -14,19 +14,15 @@ from ..autograd.function import Function, sum_to_shape
 from ..backend import dtypes, get_array_module
 from ._util import as_tensor_arg, broadcast_shapes, check_tensor, make_tensor, promote_operands
 
-__all__ = [
-    "cast", "clone", "copy_from",
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-    "remainder", "fmod", "pow", "maximum", "minimum", "fmax", "fmin", "lerp", "addcmul",
-    "addcdiv", "neg", "negative", "abs", "sign", "exp", "exp2", "log", "log2", "log10", "log1p",
-    "expm1", "sqrt", "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "asin", "acos",
-    "atan", "sinh", "cosh", "tanh", "sigmoid", "logsigmoid", "relu", "relu6", "leaky_relu",
-    "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh",
-    "hardsigmoid", "hardswish", "erf", "erfinv", "clamp", "clip", "where", "floor", "ceil",
-    "round", "trunc", "frac", "nan_to_num", "eq", "ne", "lt", "le", "gt", "ge", "equal",
-    "isclose", "allclose", "isnan", "isinf", "isfinite", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-]
+__all__ = ["cast", "clone", "copy_from", "add", "sub", "subtract", "mul", "multiply", "div",
+    "divide", "true_divide", "floor_divide", "remainder", "fmod", "pow", "maximum", "minimum",
+    "fmax", "fmin", "lerp", "addcmul", "addcdiv", "neg", "negative", "abs", "sign", "exp", "exp2",
+    "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "square", "sin",
+    "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "erfinv",
+    "clamp", "clip", "where", "floor", "ceil", "round", "trunc", "frac", "nan_to_num", "eq", "ne",
+    "lt", "le", "gt", "ge", "equal", "isclose", "allclose", "isnan", "isinf", "isfinite",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not"]
 
 
 # == dtype conversion and copies =================================================================
@@ -698,183 +694,6 @@ sigmoid = _unary(Sigmoid, "sigmoid")
 def square(input):
     return mul(input, input) if not input.is_floating_point() else PowScalar.apply(input,
                                                                                    exponent=2)
-
-
-# == activations ==================================================================================
-
-class Relu(Function):
-    keeps_outputs = True
-
-    def forward(self, x):
-        return np.maximum(x, 0)
-
-    def backward(self, g):
-        (y,) = self.saved_outputs
-        return g * make_tensor((y._data > 0).astype(g._data.dtype))
-
-
-def relu(input, inplace=False):
-    if inplace:
-        return input.relu_()
-    if not input.is_floating_point():
-        return make_tensor(np.maximum(input._data, 0))
-    return Relu.apply(input)
-
-
-def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
-
-
-class LeakyRelu(Function):
-    keeps_inputs = True
-
-    def forward(self, x, slope):
-        self.slope = slope
-        return np.where(x > 0, x, x * x.dtype.type(slope))
-
-    def backward(self, g):
-        (x,) = self.saved_inputs
-        scale = np.where(x._data > 0, 1, self.slope).astype(g._data.dtype)
-        return g * make_tensor(scale)
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = LeakyRelu.apply(input, slope=negative_slope)
-    return input.copy_(out) if inplace else out
-
-
-class Elu(Function):
-    keeps_inputs = True
-    keeps_outputs = True
-
-    def forward(self, x, alpha, scale, input_scale):
-        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
-        t = x.dtype.type
-        return np.where(x > 0, x * t(scale), t(scale * alpha) * np.expm1(x * t(input_scale)))
-
-    def backward(self, g):
-        (x,) = self.saved_inputs
-        (y,) = self.saved_outputs
-        positive = make_tensor((x._data > 0).astype(g._data.dtype))
-        # For x <= 0, d/dx = input_scale * (y + scale * alpha).
-        neg_grad = (y + self.scale * self.alpha) * self.input_scale
-        return g * (positive * self.scale + (1 - positive) * neg_grad)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    out = Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0)
-    return input.copy_(out) if inplace else out
-
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def selu(input, inplace=False):
-    out = Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
-    return input.copy_(out) if inplace else out
-
-
-def celu(input, alpha=1.0, inplace=False):
-    out = Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
-    return input.copy_(out) if inplace else out
-
-
-_SQRT_2 = math.sqrt(2.0)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class GeluErf(Function):
-    keeps_inputs = True
-
-    def forward(self, x):
-        t = x.dtype.type
-        return x * t(0.5) * (1 + _erf_array(x * t(1 / _SQRT_2)))
-
-    def backward(self, g):
-        (x,) = self.saved_inputs
-        cdf = (erf(x * (1 / _SQRT_2)) + 1) * 0.5
-        pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
-        return g * (cdf + x * pdf)
-
-
-class GeluTanh(Function):
-    keeps_inputs = True
-
-    def forward(self, x):
-        t = x.dtype.type
-        inner = t(_SQRT_2_OVER_PI) * (x + t(0.044715) * x * x * x)
-        return t(0.5) * x * (1 + np.tanh(inner))
-
-    def backward(self, g):
-        (x,) = self.saved_inputs
-        inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
-        th = tanh(inner)
-        d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
-        return g * ((th + 1) * 0.5 + x * 0.5 * (1 - th * th) * d_inner)
-
-
-def gelu(input, approximate="none"):
-    if approximate == "none":
-        return GeluErf.apply(input)
-    if approximate == "tanh":
-        return GeluTanh.apply(input)
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-
-
-def silu(input, inplace=False):
-    out = mul(input, sigmoid(input))
-    return input.copy_(out) if inplace else out
-
-
-def mish(input, inplace=False):
-    out = mul(input, tanh(softplus(input)))
-    return input.copy_(out) if inplace else out
-
-
-class Softplus(Function):
-    keeps_inputs = True
-
-    def forward(self, x, beta, threshold):
-        self.beta, self.threshold = beta, threshold
-        t = x.dtype.type
-        bx = x * t(beta)
-        soft = np.logaddexp(bx, t(0)) / t(beta)
-        return np.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
-
-    def backward(self, g):
-        (x,) = self.saved_inputs
-        bx = x * self.beta
-        linear = make_tensor((bx._data > self.threshold).astype(g._data.dtype))
-        return g * (linear + (1 - linear) * sigmoid(bx))
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    return Softplus.apply(input, beta=beta, threshold=threshold)
-
-
-def logsigmoid(input):
-    return neg(softplus(neg(input)))
-
-
-def softsign(input):
-    return div(input, add(abs(input), 1))
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = clamp(input, min_val, max_val)
-    return input.copy_(out) if inplace else out
-
-
-def hardsigmoid(input, inplace=False):
-    out = div(clamp(add(input, 3), 0, 6), 6)
-    return input.copy_(out) if inplace else out
-
-
-def hardswish(input, inplace=False):
-    out = mul(input, hardsigmoid(input))
-    return input.copy_(out) if inplace else out
 
 
 # erf without SciPy: a power series near 0 and a Chebyshev fit of erfc beyond, each accurate

@@ -14,8 +14,8 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import dtypes
 from ._util import broadcast_shapes, check_tensor, make_tensor, promote_operands, wrap_dim
-from .elementwise import (clamp, exp, log, logsigmoid, minimum, softplus, where,
-                          zeros_scalar)
+from .activation import logsigmoid, softplus
+from .elementwise import clamp, exp, log, minimum, where, zeros_scalar
 from .reduce import norm as vector_norm
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -23,7 +23,7 @@ __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
            "cosine_similarity", "pairwise_distance", "margin_ranking_loss",
            "hinge_embedding_loss", "soft_margin_loss", "cosine_embedding_loss",
            "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss",
-           "multilabel_soft_margin_loss"]
+           "multilabel_soft_margin_loss", "triplet_margin_with_distance_loss"]
 
 _state = grad_mode.state
 _REDUCTIONS = ("none", "mean", "sum")
@@ -734,3 +734,20 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
 
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """Triplet loss with any distance function (pairwise_distance by default)."""
+    distance = distance_function if distance_function is not None else pairwise_distance
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, distance(positive, negative))
+    loss = clamp(margin + d_pos - d_neg, min=0.0)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")

@@ -24,7 +24,8 @@ from ..autograd.function import Function
 from ..backend import dtypes
 from ._util import check_tensor, make_tensor
 from .elementwise import abs as _abs
-from .elementwise import clone, relu, sign
+from .activation import relu
+from .elementwise import clone, sign
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_with_indices",
            "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -259,9 +260,11 @@ def _window_sums_adjoint(g, win):
     return _crop(dxp, pads, win.in_hw)
 
 
-def _divide(total, divisor):
-    if total.dtype.kind in "iu":  # PyTorch's integer average truncates toward zero
-        return np.trunc(total / divisor).astype(total.dtype)
+def _window_means(x, win, divisor):
+    if x.dtype.kind in "iu":  # summed in int64; PyTorch's integer average truncates to zero
+        total = _window_sums(x.astype(np.int64), win)
+        return np.trunc(total / divisor).astype(x.dtype)
+    total = _window_sums(x, win)
     total /= divisor
     return total
 
@@ -271,7 +274,7 @@ class AvgPool(Function):
 
     def forward(self, x, win, divisor):
         self.win, self.divisor = win, divisor
-        return _match_rank(_divide(_window_sums(_as_2d(x), win), divisor), x)
+        return _match_rank(_window_means(_as_2d(x), win, divisor), x)
 
     def backward(self, g):
         return AvgPoolScatter.apply(g, win=self.win, divisor=self.divisor)
@@ -301,7 +304,7 @@ def _avg_divisor(win, count_include_pad, divisor_override, dtype):
     divisor = sizes[0][:, None] * sizes[1][None, :]
     if divisor.size and (divisor == divisor.flat[0]).all():
         return int(divisor.flat[0])
-    return divisor.astype(dtype if dtype.kind == "f" else np.float64)
+    return divisor.astype(np.float64 if dtype.kind in "biu" else dtype)
 
 
 # == sparse linear maps along one axis (interpolation, adaptive average pooling) ================
@@ -329,7 +332,6 @@ class _Taps:
         trailing = (1,) * (x.ndim - 1 - self.axis)
         out = None
         for index, step, weight in self.taps:
-            # A regular index is a strided view; only an irregular one needs a gather.
             if step is None:
                 t = np.take(x, index, axis=self.axis)
                 if weight is not None:
@@ -483,12 +485,12 @@ def _ints(value, nd, op, name, allow_none=False):
 
 
 def _pool_input(op, nd, input):
+    """Check the input's rank and sizes; returns whether it has a batch dimension."""
     check_tensor(input, op)
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"{op}: expected a {nd + 1}D (unbatched) or {nd + 2}D (batched) "
                            f"input, got input of shape {tuple(input.shape)}")
-    lead = input.shape[:-nd]
-    if any(s == 0 for s in lead[-1:]) or any(s == 0 for s in input.shape[-nd:]):
+    if 0 in tuple(input.shape)[-nd - 1:]:
         raise RuntimeError(f"{op}: expected an input with non-zero channels and spatial sizes "
                            f"(only the batch may be empty), got input of shape "
                            f"{tuple(input.shape)}")
@@ -578,12 +580,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=False):
+    """:func:`max_pool1d` that always returns ``(output, indices)``."""
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
                      True)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
                             ceil_mode=False, return_indices=False):
+    """:func:`max_pool2d` that always returns ``(output, indices)``."""
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
                      True)
 
@@ -728,10 +732,12 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """:func:`adaptive_max_pool1d` that always returns ``(output, indices)``."""
     return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, True)
 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """:func:`adaptive_max_pool2d` that always returns ``(output, indices)``."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, True)
 
 

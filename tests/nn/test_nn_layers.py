@@ -142,6 +142,9 @@ CASES = [
     Case("Embedding", lambda n, T: n.Embedding(10, 4), lambda r: [ints(r, 10, 2, 3)]),
     Case("Embedding_padding", lambda n, T: n.Embedding(6, 3, padding_idx=-1),
          lambda r: [np.array([[0, 5, 5], [2, 5, 1]])]),
+    Case("Embedding_max_norm_freq", lambda n, T: n.Embedding(6, 3, max_norm=1.0,
+                                                             scale_grad_by_freq=True),
+         lambda r: [np.array([[0, 1, 1], [4, 5, 0]])]),
     Case("Embedding_pretrained", lambda n, T: n.Embedding.from_pretrained(
         T(np.arange(12, dtype=np.float32).reshape(4, 3)), freeze=False),
          lambda r: [ints(r, 4, 5)]),

@@ -164,3 +164,15 @@ def test_transformer_init_is_xavier():
     tm = nn.Transformer(16, 2, 1, 1, 32)
     w = tm.encoder.layers[0].linear1.weight.numpy(force=True)
     assert np.abs(w).max() <= np.sqrt(6 / (16 + 32)) + 1e-7
+
+
+def test_encoder_layer_with_module_activation():
+    rng = np.random.default_rng(6)
+    th = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=torch.nn.GELU())
+    tm = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=nn.GELU())
+    assert repr(tm) == repr(th)  # a module activation is a registered child
+    load_from_torch(tm, th)
+    compare_modules(tm, th, [_x(rng, 3, 2, 8)], rtol=RTOL, atol=ATOL)
+    custom = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=lambda x: x * 2)
+    assert custom.activation_relu_or_gelu == 0
+    assert custom(ts.ones(3, 2, 8)).shape == (3, 2, 8)

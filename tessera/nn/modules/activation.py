@@ -14,57 +14,6 @@ __all__ = ["Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsi
            "Tanhshrink", "Softmin", "Softmax", "Softmax2d", "LogSoftmax"]
 
 
-# Functionals that tessera.nn.functional may not provide are composed here from
-# differentiable primitives (so they need no backward of their own).
-
-def _threshold(input, threshold, value, inplace=False):
-    return ops.where(input > threshold, input, ops.full_like(input, value))
-
-
-def _glu(input, dim=-1):
-    size = input.shape[dim] if input.ndim else 0
-    if size % 2:
-        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {dim} is size "
-                           f"{size}")
-    a, b = input.chunk(2, dim)
-    return a * ops.sigmoid(b)
-
-
-def _hardshrink(input, lambd=0.5):
-    return ops.where(input.abs() > lambd, input, ops.zeros_like(input))
-
-
-def _softshrink(input, lambd=0.5):
-    return ops.where(input > lambd, input - lambd,
-                     ops.where(input < -lambd, input + lambd, ops.zeros_like(input)))
-
-
-def _tanhshrink(input):
-    return input - ops.tanh(input)
-
-
-def _prelu(input, weight):
-    if input.ndim >= 2 and weight.numel() > 1:
-        weight = weight.reshape((-1,) + (1,) * (input.ndim - 2))
-    return ops.where(input >= 0, input, weight * input)
-
-
-def _rrelu(input, lower, upper, training, inplace=False):
-    if not training:
-        return F.leaky_relu(input, (lower + upper) / 2)
-    slope = ops.rand_like(input) * (upper - lower) + lower
-    return ops.where(input >= 0, input, input * slope)
-
-
-_threshold = getattr(F, "threshold", _threshold)
-_glu = getattr(F, "glu", _glu)
-_hardshrink = getattr(F, "hardshrink", _hardshrink)
-_softshrink = getattr(F, "softshrink", _softshrink)
-_tanhshrink = getattr(F, "tanhshrink", _tanhshrink)
-_prelu = getattr(F, "prelu", _prelu)
-_rrelu = getattr(F, "rrelu", _rrelu)
-
-
 def _softmax_dim(ndim, name):
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
                   "to include dim=X as an argument.", stacklevel=3)
@@ -85,7 +34,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return _threshold(input, self.threshold, self.value, self.inplace)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self):
         return f"threshold={self.threshold}, value={self.value}" + _inplace_str(self.inplace,
@@ -116,7 +65,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return _rrelu(input, self.lower, self.upper, self.training, self.inplace)
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self.inplace, ", ")
@@ -277,7 +226,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input):
-        return _glu(input, self.dim)
+        return F.glu(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -305,7 +254,7 @@ class Hardshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        return _hardshrink(input, self.lambd)
+        return F.hardshrink(input, self.lambd)
 
     def extra_repr(self):
         return f"{self.lambd}"
@@ -356,7 +305,7 @@ class Softshrink(Module):
         self.lambd = lambd
 
     def forward(self, input):
-        return _softshrink(input, self.lambd)
+        return F.softshrink(input, self.lambd)
 
     def extra_repr(self):
         return str(self.lambd)
@@ -376,7 +325,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        return _prelu(input, self.weight)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -393,7 +342,7 @@ class Tanhshrink(Module):
     """``x - tanh(x)``."""
 
     def forward(self, input):
-        return _tanhshrink(input)
+        return F.tanhshrink(input)
 
 
 class Softmin(Module):

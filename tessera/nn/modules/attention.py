@@ -171,6 +171,18 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
+    if not need_weights:
+        # The fused attention operator, on (N, heads, L, head_dim).
+        if attn_mask is not None:
+            attn_mask = (attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1
+                         else attn_mask.reshape(bsz, num_heads, -1, src_len))
+        out = F.scaled_dot_product_attention(
+            q.reshape(bsz, num_heads, tgt_len, head_dim),
+            k.reshape(bsz, num_heads, src_len, head_dim),
+            v.reshape(bsz, num_heads, src_len, head_dim), attn_mask, dropout_p)
+        out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+        out = F.linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+        return (out if is_batched else out.squeeze(1)), None
     scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
@@ -180,8 +192,6 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     out = weights.matmul(v)                                   # (N * heads, L, head_dim)
     out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
     out = F.linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
-    if not need_weights:
-        return (out if is_batched else out.squeeze(1)), None
     weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
     if average_attn_weights:
         weights = weights.mean(1)

@@ -10,17 +10,6 @@ from ._utils import empty_parameter
 __all__ = ["Identity", "Linear", "Bilinear"]
 
 
-def _bilinear(input1, input2, weight, bias=None):
-    # y_o = x1^T W_o x2 as one GEMM: (*, in1) @ (in1, out * in2), then a product with x2.
-    out, in1, in2 = weight.shape
-    t = F.linear(input1, weight.transpose(1, 2).reshape(out * in2, in1))
-    y = (t.reshape(*t.shape[:-1], out, in2) * input2.unsqueeze(-2)).sum(-1)
-    return y if bias is None else y + bias
-
-
-_bilinear = getattr(F, "bilinear", _bilinear)
-
-
 class Identity(Module):
     """Returns its input; accepts and ignores any constructor arguments."""
 
@@ -101,7 +90,7 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1, input2):
-        return _bilinear(input1, input2, self.weight, self.bias)
+        return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

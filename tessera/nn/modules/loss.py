@@ -2,7 +2,6 @@
 
 import warnings
 
-from ... import ops
 from .. import functional as F
 from .distance import PairwiseDistance
 from .module import Module
@@ -12,27 +11,6 @@ __all__ = ["L1Loss", "NLLLoss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss"
            "SoftMarginLoss", "CrossEntropyLoss", "MultiLabelSoftMarginLoss",
            "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss"]
-
-
-def _triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
-                                       margin=1.0, swap=False, reduction="mean"):
-    distance = distance_function if distance_function is not None else F.pairwise_distance
-    d_pos = distance(anchor, positive)
-    d_neg = distance(anchor, negative)
-    if swap:
-        d_neg = ops.minimum(d_neg, distance(positive, negative))
-    loss = ops.clamp(margin + d_pos - d_neg, min=0.0)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{reduction} is not a valid value for reduction")
-
-
-_triplet_margin_with_distance_loss = getattr(F, "triplet_margin_with_distance_loss",
-                                             _triplet_margin_with_distance_loss)
 
 
 def _legacy_reduction(size_average, reduce):
@@ -278,6 +256,6 @@ class TripletMarginWithDistanceLoss(_Loss):
         self.swap = swap
 
     def forward(self, anchor, positive, negative):
-        return _triplet_margin_with_distance_loss(
+        return F.triplet_margin_with_distance_loss(
             anchor, positive, negative, distance_function=self.distance_function,
             margin=self.margin, swap=self.swap, reduction=self.reduction)

@@ -4,8 +4,6 @@ import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-import numpy as np
-
 from ... import backend
 from ..._tensor import Size, Tensor
 from ...autograd import grad_mode
@@ -835,7 +833,7 @@ def _plain(t):
 def _as_state_tensor(value):
     """A Tensor for a checkpoint entry given as an array (or an array-like tensor)."""
     try:
-        array = np.asarray(value)
+        array = backend.get_array_module().asarray(value)
     except Exception:  # noqa: BLE001 - the caller reports the entry's type
         return None
     if array.dtype not in dtypes._BY_NUMPY:
