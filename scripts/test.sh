@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-python -m ruff check tessera tests benchmarks examples
+python -m ruff check .
 python -m pytest -n 2 -q tests
