@@ -12,7 +12,8 @@ from ._tensor import Size, Tensor
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 from .autograd.grad_mode import is_inference_mode_enabled
-from .backend import Generator, default_generator, device, initial_seed, manual_seed, seed
+from .backend import (Generator, default_generator, device, get_num_threads, initial_seed,
+                      manual_seed, seed, set_num_threads)
 from .backend.dtypes import (bfloat16, bool, dtype, float16, float32, float64,
                              get_default_dtype, int8, int16, int32, int64, promote_types,
                              result_type, set_default_dtype, uint8)
@@ -44,6 +45,7 @@ __all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim"
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled",
            "device", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+           "set_num_threads", "get_num_threads",
            "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
            "float32", "float64", "half", "float", "double", "long", "int", "short",
            "get_default_dtype", "set_default_dtype", "promote_types", "result_type", "is_tensor",

@@ -35,8 +35,12 @@ def _accuracy(ts, model, loader):
 
 
 def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
-               checkpoint="checkpoints/quickstart.safetensors", out=None):
-    """Train, evaluate, checkpoint and reload a CNN on the digits; returns the summary dict."""
+               checkpoint="checkpoints/quickstart.safetensors", out=None, threads=1):
+    """Train, evaluate, checkpoint and reload a CNN on the digits; returns the summary dict.
+
+    ``threads=1``: the matrix products of a 38k-parameter model on 8x8 images are too small
+    to share across threads, and on a busy machine BLAS threads only slow them down.
+    """
     out = sys.stdout if out is None else out
     from tqdm import tqdm
 
@@ -45,6 +49,8 @@ def quickstart(epochs=12, batch_size=32, lr=2e-3, seed=0,
     from tessera.data import ConcatDataset, DataLoader, random_split
     from tessera.data.datasets import Digits
 
+    if threads:
+        ts.set_num_threads(threads)
     start = time.perf_counter()
     ts.manual_seed(seed)
     scale = lambda image: image / 16.0  # noqa: E731 - pixel values are 0..16
@@ -108,11 +114,13 @@ def main(argv=None):
     q.add_argument("--epochs", type=int, default=12)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--checkpoint", default="checkpoints/quickstart.safetensors")
+    q.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     b = sub.add_parser("bench", help="run the side-by-side benchmarks against PyTorch")
     b.add_argument("suite", nargs="?", default="core_ops")
     args = parser.parse_args(argv)
     if args.command == "quickstart":
-        quickstart(epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint)
+        quickstart(epochs=args.epochs, seed=args.seed, checkpoint=args.checkpoint,
+                   threads=args.threads)
         return 0
     if args.command == "bench":
         import importlib

@@ -10,9 +10,11 @@ import numpy as np
 from . import dtypes
 from .device import device, as_device, cpu
 from .random import Generator, default_generator, manual_seed, seed, initial_seed
+from .threads import get_num_threads, set_num_threads
 
 __all__ = ["get_array_module", "device", "as_device", "cpu", "dtypes", "Generator",
-           "default_generator", "manual_seed", "seed", "initial_seed", "array_module_of_device"]
+           "default_generator", "manual_seed", "seed", "initial_seed", "array_module_of_device",
+           "set_num_threads", "get_num_threads"]
 
 
 def get_array_module(*arrays):

@@ -162,3 +162,13 @@ def test_shape_errors_name_the_operator():
         ts.ones(3) + ts.ones(4)
     with pytest.raises(RuntimeError, match="mul"):
         ts.ones(2, 3) * ts.ones(3, 2)
+
+
+def test_set_num_threads_limits_blas():
+    before = ts.get_num_threads()
+    ts.set_num_threads(1)
+    assert ts.get_num_threads() == 1
+    ts.set_num_threads(before)
+    assert ts.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive"):
+        ts.set_num_threads(0)
