@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 
-__all__ = ["Case", "time_call", "run_cases", "print_table", "thread_count", "machine_info"]
+__all__ = ["Case", "time_call", "run_cases", "print_table", "write_json", "thread_count",
+           "machine_info"]
 
 
 def thread_count():
@@ -28,8 +29,34 @@ def thread_count():
 def machine_info():
     import torch
     return {"python": platform.python_version(), "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "threads": thread_count(), "numpy": np.__version__, "torch": torch.__version__}
+            "processor": platform.processor() or platform.machine(), "cpu": _cpu_model(),
+            "cores": os.cpu_count(), "threads": thread_count(), "blas": _blas(),
+            "numpy": np.__version__, "torch": torch.__version__}
+
+
+def _cpu_model():
+    """The CPU's marketing name where the OS tells it (Linux), else the processor field."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas():
+    """NumPy's BLAS library, version and kernel architecture, as threadpoolctl reports them."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            return " ".join(str(lib[k]) for k in ("internal_api", "version", "architecture")
+                            if lib.get(k))
+    return "unknown"
 
 
 def time_call(fn, *, warmup=3, repeats=7, inner=None, min_time=0.05):
@@ -60,7 +87,10 @@ class Case:
     repeats: int = 7
 
 
-def run_cases(cases, *, repeats=None):
+def run_cases(cases, *, repeats=None, settle=0.25):
+    """Rows of medians for ``cases``; ``settle`` seconds of pause before each timed block let
+    the other library's idle worker threads stop spinning (OpenBLAS spins ~0.1 s after a
+    call, and PyTorch right after NumPy measured many times slower without the pause)."""
     import torch
 
     import tessera
@@ -73,7 +103,9 @@ def run_cases(cases, *, repeats=None):
         reps = repeats or case.repeats
         ts_times, th_times = [], []
         for _ in range(reps):
+            time.sleep(settle)
             ts_times.append(time_call(step_ts, warmup=1, repeats=1))
+            time.sleep(settle)
             th_times.append(time_call(step_th, warmup=1, repeats=1))
         t_ts, t_th = statistics.median(ts_times), statistics.median(th_times)
         rows.append({"name": case.name, "tessera_ms": t_ts * 1e3, "torch_ms": t_th * 1e3,

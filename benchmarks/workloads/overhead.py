@@ -1,0 +1,8 @@
+"""Per-operator overhead: four operators forward and backward on an 8x8 tensor, where the
+Python path of each operator, not the arithmetic, takes the time."""
+
+from ..core_ops import overhead
+from . import Workload, register
+
+register(Workload("overhead", "overhead: 4 ops fwd+bwd on 8x8", overhead, trains=False,
+                  target=1.0, memory=False))
