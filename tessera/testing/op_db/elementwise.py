@@ -32,6 +32,12 @@ def _binary_samples(positive_b=False, positive_a=False, scalars=True):
     return samples
 
 
+def _inplace_samples(positive_b=False):
+    pairs = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 3, 4), (3, 1)), ((5,), ())]
+    return lambda rng: [SampleInput((make_array(rng, a), make_array(rng, b, positive=positive_b)))
+                        for a, b in pairs]
+
+
 def _unary(name, positive=False, low=-2.0, high=2.0, **kw):
     return OpInfo(name, lambda m, x, _n=name: getattr(m, _n)(x),
                   _unary_samples(positive, low, high), gradgrad=kw.pop("gradgrad", True), **kw)
@@ -135,4 +141,31 @@ OP_INFOS = [
            lambda rng: [SampleInput((make_array(rng, (4,)), make_array(rng, (), np.float64)))]),
     OpInfo("isnan", lambda m, a: m.isnan(a / a), lambda rng: [SampleInput((np.array(
         [0.0, 1.0, -2.0], F32),))], differentiable=False),
+
+    # In-place forms, on a non-leaf copy so that autograd follows the write; the other
+    # operand broadcasts into the first (an in-place result cannot grow).
+    OpInfo("add_", lambda m, a, b: (a * 1).add_(b, alpha=2), _inplace_samples(),
+           gradcheck=False),
+    OpInfo("sub_", lambda m, a, b: (a * 1).sub_(b), _inplace_samples(),
+           gradcheck=False),
+    OpInfo("mul_", lambda m, a, b: (a * 1).mul_(b), _inplace_samples()),
+    OpInfo("div_", lambda m, a, b: (a * 1).div_(b), _inplace_samples(positive_b=True)),
+    OpInfo("iadd_scalar", lambda m, a: _iadd(a * 1, 1.5), _unary_samples()),
+    OpInfo("imul_tensor", lambda m, a, b: _imul(a * 1, b), _inplace_samples()),
+    OpInfo("clamp_", lambda m, a: (a * 1).clamp_(-0.5, 0.5), _unary_samples()),
+    OpInfo("pow_", lambda m, a: (a * 1).pow_(2), _unary_samples()),
+    OpInfo("exp_", lambda m, a: (a * 1).exp_(), _unary_samples()),
+    OpInfo("contiguous", lambda m, a: a.transpose(0, 1).contiguous() * 2,
+           lambda rng: [SampleInput((make_array(rng, (3, 4)),)),
+                        SampleInput((make_array(rng, (2, 3, 4)),))]),
 ]
+
+
+def _iadd(x, y):
+    x += y
+    return x
+
+
+def _imul(x, y):
+    x *= y
+    return x
