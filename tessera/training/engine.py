@@ -14,6 +14,8 @@ overrides ``compute_loss`` or sets ``self.loss_fn``; ``self.metrics`` lists obje
 ``update_state``/``result``/``reset_state`` (:class:`tessera.training.Metric`).
 """
 
+import inspect
+
 import numpy as np
 
 from .. import autograd
@@ -130,12 +132,25 @@ class Engine:
         loss.backward()
         optimizer.step()
 
+    def _compute_loss(self, x, y, y_pred, sample_weight, training):
+        # Keras's own compute_loss overrides often omit ``training``: pass it when accepted.
+        cls = type(self)
+        takes = cls.__dict__.get("_compute_loss_takes_training")
+        if takes is None:
+            params = inspect.signature(self.compute_loss).parameters
+            takes = "training" in params or any(p.kind is p.VAR_KEYWORD
+                                                for p in params.values())
+            cls._compute_loss_takes_training = takes
+        if takes:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
     def train_step(self, data):
         """One training step on a batch; returns the logs."""
         x, y, sample_weight = unpack_batch(data)
         y_pred = self._engine_forward(x, training=True)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                 training=True)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, True)
         self._track_loss(loss, x)
         self.backward_and_step(loss)
         return self.compute_metrics(x, y, y_pred, sample_weight)
@@ -144,8 +159,7 @@ class Engine:
         """One evaluation step on a batch (no gradients); returns the logs."""
         x, y, sample_weight = unpack_batch(data)
         y_pred = self._engine_forward(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                 training=False)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, False)
         self._track_loss(loss, x)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
