@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 python -m ruff check .
-python -m pytest -n 2 -q tests
+# The docstrings' examples run too (--doctest-modules over the package).
+python -m pytest -n 2 -q --doctest-modules tests tessera
