@@ -376,6 +376,31 @@ class Tensor:
         hooks.append(hook)
         return _function._RemovableHandle(hooks, hook)
 
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return _ops.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return _ops.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return _ops.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return _ops.full(size, fill_value, dtype=dtype or self.dtype,
+                         requires_grad=requires_grad)
+
+    def pin_memory(self):
+        return self  # host memory is already what a CPU backend uses
+
+    def share_memory_(self):
+        return self  # worker processes receive copies through pickling
+
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda")
+
     def clone(self, *, memory_format=None):
         return _ops.clone(self)
 
@@ -725,7 +750,7 @@ reshape view view_as transpose swapaxes permute squeeze unsqueeze flatten unflat
 expand_as broadcast_to split chunk repeat tile flip roll movedim unbind narrow t
 gather scatter scatter_add index_select index_add take_along_dim nonzero sort argsort topk
 matmul mm bmm outer dot mv inner addmm baddbmm triu tril diagonal trace take index_fill
-scatter_reduce
+scatter_reduce repeat_interleave diff kron rot90 unique
 """.split()
 
 

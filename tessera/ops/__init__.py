@@ -5,6 +5,7 @@ import sys
 
 from .. import _tensor
 from . import activation as _activation
+from . import arrange as _arrange
 from . import attention as _attention
 from . import conv as _conv
 from . import creation as _creation
@@ -20,6 +21,7 @@ from . import scatter as _scatter
 from . import shape as _shape
 from . import sorting as _sorting
 from .activation import *  # noqa: F401,F403
+from .arrange import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
@@ -39,6 +41,6 @@ from .sorting import *  # noqa: F401,F403
 __all__ = (_creation.__all__ + _elementwise.__all__ + _activation.__all__ + _reduce.__all__ +
            _shape.__all__ + _index.__all__ + _scatter.__all__ + _sorting.__all__ +
            _linalg.__all__ + _conv.__all__ + _pool.__all__ + _normalization.__all__ +
-           _loss.__all__ + _attention.__all__ + _dropout.__all__)
+           _loss.__all__ + _attention.__all__ + _dropout.__all__ + _arrange.__all__)
 
 _tensor._bind_operator_methods(sys.modules[__name__])

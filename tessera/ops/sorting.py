@@ -1,14 +1,16 @@
-"""Sorting: sort, argsort and topk (values and indices, as torch.return_types)."""
+"""Sorting and searching: sort, argsort, topk (values and indices, as torch.return_types),
+searchsorted, bucketize and unique (no gradients: their results are indices)."""
 
 import collections
 
 import numpy as np
 
+from .._tensor import Tensor
 from ._util import check_tensor, make_tensor, wrap_dim
 from .index import _FULL
 from .scatter import Gather
 
-__all__ = ["sort", "argsort", "topk"]
+__all__ = ["sort", "argsort", "topk", "searchsorted", "bucketize", "unique"]
 
 # The results of sort and topk, named as torch.return_types names them.
 _SortResult = collections.namedtuple("sort", ["values", "indices"])
@@ -94,3 +96,45 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         idx = np.take_along_axis(candidates, order, axis=dim)
     idx = np.ascontiguousarray(idx)
     return _TopkResult(Gather.apply(input, dim=dim, index=idx, unique=True), make_tensor(idx))
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """Indices where ``values`` would be inserted to keep the innermost dim sorted."""
+    check_tensor(sorted_sequence, "searchsorted")
+    seq = sorted_sequence._data
+    vals = values._data if isinstance(values, Tensor) else np.asarray(values)
+    side = side or ("right" if right else "left")
+    if sorter is not None:
+        seq = np.take_along_axis(seq, sorter._data, axis=-1)
+    if seq.ndim == 1:
+        out = np.searchsorted(seq, vals, side=side)
+    else:
+        if seq.shape[:-1] != vals.shape[:-1]:
+            raise RuntimeError(f"searchsorted: boundaries {tuple(seq.shape)} and values "
+                               f"{tuple(vals.shape)} must have the same leading dims")
+        rows_s, rows_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+        out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(rows_s, rows_v)])
+        out = out.reshape(vals.shape)
+    return make_tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each element given sorted 1-D ``boundaries`` (searchsorted's mirror)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries must be 1-D, got {boundaries.ndim}-D")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements (sorted), optionally with inverse indices and counts."""
+    check_tensor(input, "unique")
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True,
+                                        axis=dim)
+    out = [make_tensor(values)]
+    if return_inverse:
+        shape = input._data.shape if dim is None else (input._data.shape[dim],)
+        out.append(make_tensor(inverse.reshape(shape).astype(np.int64)))
+    if return_counts:
+        out.append(make_tensor(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
