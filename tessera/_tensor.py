@@ -409,7 +409,11 @@ class Tensor:
 
     # -- in-place semantics --------------------------------------------------------------
 
-    def _check_inplace(self):
+    def _check_inplace(self, through_view=False):
+        """Refuse in-place writes that would corrupt the graph (PyTorch's rules).
+
+        ``through_view``: the caller can record a write through a view (``_apply_inplace``).
+        """
         if _state.enabled:
             if self.requires_grad and self._node is None:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
@@ -419,30 +423,39 @@ class Tensor:
                 if base._node is None:
                     raise RuntimeError("a view of a leaf Variable that requires grad is being "
                                        "used in an in-place operation.")
-                raise RuntimeError("in-place operation on a view of a tensor that requires grad "
-                                   "is not supported by tessera; write to the base tensor with "
-                                   "indexing (base[idx] = value) or use the out-of-place operation")
+                if not through_view:
+                    raise RuntimeError("this in-place operation cannot be recorded on a view "
+                                       "of a tensor that requires grad; use the out-of-place "
+                                       "operation")
 
     def _apply_inplace(self, op, *args, **kwargs):
         """Run ``op(self, *args)`` and write the result into this tensor's storage."""
-        self._check_inplace()
+        self._check_inplace(through_view=True)
         recording = _state.enabled and (self.requires_grad or any(
             isinstance(a, Tensor) and a.requires_grad for a in args))
-        if recording:
-            # The operator sees a snapshot of the old value, so its saved inputs stay valid.
-            snapshot = _function._make_tensor(self._data.copy(), self._node, self._output_nr)
-            snapshot.requires_grad = self.requires_grad
-            result = op(snapshot, *args, **kwargs)
-        else:
-            result = op(self, *args, **kwargs)
+        if not recording:
+            self._write(op(self, *args, **kwargs)._data, op)
+            return self
+        # The operator sees a snapshot of the old value, so its saved inputs stay valid.
+        snapshot = _function._make_tensor(self._data.copy(), self._node, self._output_nr)
+        snapshot.requires_grad = self.requires_grad
+        result = op(snapshot, *args, **kwargs)
+        if self._base is not None:  # the base changes too, and must know it
+            from .ops.views import write_through_view
+            self._check_result(result._data, op)
+            if write_through_view(self, result):
+                return self
+            raise RuntimeError("in-place operation on a view of a tensor that requires grad: "
+                               "the base is not contiguous in memory; use the out-of-place "
+                               "operation")
         self._write(result._data, op)
-        if recording:
-            self._node = result._node
-            self._output_nr = result._output_nr
-            self.requires_grad = result.requires_grad
+        self._node = result._node
+        self._output_nr = result._output_nr
+        self.requires_grad = result.requires_grad
         return self
 
-    def _write(self, array, op=None):
+    def _check_result(self, array, op=None):
+        """An in-place result must keep this tensor's dtype category and shape."""
         if array.dtype != self._data.dtype:
             if dtypes.from_numpy_dtype(array.dtype)._category > self.dtype._category:
                 name = getattr(op, "__name__", "in-place operation")
@@ -454,6 +467,9 @@ class Tensor:
             except ValueError:
                 raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
                                    f"broadcast shape {list(array.shape)}") from None
+
+    def _write(self, array, op=None):
+        self._check_result(array, op)
         self._data[...] = array
         self._version[0] += 1
 
@@ -541,6 +557,10 @@ class Tensor:
         return self._apply_inplace(_ops.copy_from, src)
 
     def fill_(self, value):
+        if _state.enabled and (self.requires_grad or (self._base is not None and
+                                                      self._base.requires_grad)):
+            # Recorded as "zero times the old value, plus the fill": no gradient to the old.
+            return self._apply_inplace(lambda t, v: _ops.add(_ops.mul(t, 0), v), value)
         self._check_inplace()
         self._write(np.asarray(value.item() if isinstance(value, Tensor) else value,
                                dtype=self._data.dtype))

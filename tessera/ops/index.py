@@ -340,6 +340,16 @@ def setitem(input, index, value):
     ``value`` (a Tensor, number or list) is cast to ``input``'s dtype and broadcast to the
     indexed shape.
     """
+    base = input._base
+    if base is not None and _state.enabled and (
+            base.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+        # A write into a view of a tensor in the graph: recorded on the base as well.
+        def assign(old, v):
+            out = old.clone()
+            setitem(out, index, v)
+            return out
+        input._apply_inplace(assign, value)
+        return
     input._check_inplace()
     if not input._data.flags.writeable:
         raise RuntimeError("setitem: the tensor is a read-only view (several of its elements "

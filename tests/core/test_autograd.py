@@ -304,3 +304,30 @@ def test_func_transforms_match_torch_func():
     ct = np.array([1.0, 2.0, -1.0])
     assert_close(vjp_fn(ts.tensor(ct))[0], tvjp(torch.tensor(ct))[0].numpy())
     assert not x.requires_grad
+
+
+def test_inplace_writes_through_views_match_torch():
+    def run(lib):
+        a = lib.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4), requires_grad=True)
+        w = lib.tensor(np.linspace(0, 1, 4, dtype=np.float32), requires_grad=True)
+        x = a * 2
+        x[:, 0] += 1           # getitem, in-place add on the view, setitem
+        x[1] *= w
+        v = x.t()[2]           # a view of a view
+        v.mul_(3)
+        x[2].zero_()
+        x[0][1] = w[0] * 5     # setitem into a view
+        (x * x).sum().backward()
+        return x, a.grad, w.grad
+
+    for mine, ref in zip(run(ts), run(torch)):
+        assert_close(mine.detach(), ref.detach().numpy())
+
+
+def test_inplace_on_view_of_base_without_grad_gives_base_history():
+    w = ts.tensor([2.0, 3.0], requires_grad=True)
+    base = ts.zeros(2, 2)
+    base[0].add_(w)
+    assert base.requires_grad and base.grad_fn is not None
+    base.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]
