@@ -10,6 +10,7 @@ import string
 
 import numpy as np
 
+from ..autograd import grad_mode
 from ..autograd.function import Function, sum_to_shape
 from ._util import check_tensor, make_tensor, wrap_dim
 from .elementwise import add, mul
@@ -17,6 +18,7 @@ from .elementwise import add, mul
 __all__ = ["matmul", "mm", "bmm", "dot", "mv", "outer", "inner", "addmm", "baddbmm", "einsum",
            "linear", "bilinear", "triu", "tril", "diagonal", "trace"]
 
+_grad_state = grad_mode.state
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase  # einsum's 52 subscripts
 
 
@@ -255,6 +257,8 @@ class Linear(Function):
     def backward(self, g):
         x, weight, _ = self.saved_inputs
         out_features, in_features = weight._data.shape
+        if not _grad_state.enabled:
+            return self._backward_arrays(g._data, x._data, weight._data)
         g2 = g.reshape(-1, out_features)
         gx = gw = gb = None
         if self.next_edges[0] is not None:
@@ -263,6 +267,21 @@ class Linear(Function):
             gw = _mm(g2.mT, x.reshape(-1, in_features))
         if self.next_edges[2] is not None:
             gb = g2.sum(0)
+        return gx, gw, gb
+
+    def _backward_arrays(self, g, x, weight):
+        """The same gradients straight from the arrays, when no graph is recorded: a layer's
+        backward is then three NumPy calls, not a dozen tessera operators (a tenth of an MLP
+        step's time)."""
+        need_x, need_w, need_b = (e is not None for e in self.next_edges)
+        g2 = g.reshape(-1, weight.shape[0])
+        gx = gw = gb = None
+        if need_x:
+            gx = make_tensor(_as_array(np.matmul(g2, weight), g.dtype).reshape(x.shape))
+        if need_w:
+            gw = make_tensor(_as_array(np.matmul(g2.T, x.reshape(-1, weight.shape[1])), g.dtype))
+        if need_b:
+            gb = make_tensor(_as_array(g2.sum(0), g.dtype))
         return gx, gw, gb
 
 

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import dtypes
 from ._util import check_tensor, make_tensor
@@ -32,6 +33,10 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_wi
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
            "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d", "interpolate",
            "upsample", "upsample_nearest", "upsample_bilinear"]
+
+_grad_state = grad_mode.state
+# Images per block of the tiled max pooling: its intermediates stay in cache between passes.
+_BLOCK_BYTES = 2 << 20
 
 
 class _Window:
@@ -89,6 +94,11 @@ def _crop(xp, pads, in_hw):
     return xp[:, :, top:top + in_hw[0], left:left + in_hw[1]]
 
 
+def _floating(dtype):
+    """Whether ``dtype`` can hold a NaN (bfloat16's NumPy kind is "V", not "f")."""
+    return dtype.kind == "f" or dtype == dtypes.bfloat16.np_dtype
+
+
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" or dtype == dtypes.bfloat16.np_dtype \
         else np.iinfo(dtype).min
@@ -118,7 +128,7 @@ def _running_argmax(windows, count, floating):
             step *= mask
             pos += step
         # Only a NaN (which np.maximum propagated) can make the fast pass pick a wrong index.
-        if not floating or not np.isnan(out).any():
+        if exact or not floating or not np.isnan(out).any():
             break
         np.copyto(out, windows(0))
         pos.fill(0)
@@ -127,7 +137,7 @@ def _running_argmax(windows, count, floating):
 
 def _select(mask, values):
     """values where mask, else 0 (a branch-free product unless values hold inf or NaN)."""
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
+    if _floating(values.dtype) and not np.isfinite(values).all():
         return np.where(mask, values, 0)
     return values * mask
 
@@ -137,7 +147,7 @@ def _max_pool_forward(x, win):
     xp = _padded(x, win.pads(), _lowest(x.dtype))
     positions = win.positions()
     return _running_argmax(lambda k: xp[:, :, positions[k][0], positions[k][1]],
-                           len(positions), x.dtype.kind == "f")
+                           len(positions), _floating(x.dtype))
 
 
 def _flat_indices(pos, win):
@@ -160,7 +170,7 @@ def _max_pool_scatter(g, pos, win):
         all(k * o == s for k, o, s in zip(win.kernel, win.out_hw, win.in_hw))
     dxp = np.empty(shape, g.dtype) if tiled else np.zeros(shape, g.dtype)
     disjoint = win.disjoint()
-    finite = g.dtype.kind != "f" or np.isfinite(g).all()
+    finite = not _floating(g.dtype) or np.isfinite(g).all()
     mask = np.empty(g.shape, bool)
     for k, (rows, cols) in enumerate(win.positions()):
         np.equal(pos, k, out=mask)
@@ -184,12 +194,144 @@ def _max_pool_gather(x, pos, win):
     return out
 
 
-class MaxPool(Function):
-    """Window maxima; with ``return_indices`` also their flat H * W indices (int64)."""
+# -- windows that tile the input (kernel == stride): the common CNN pooling --------------------
+#
+# NumPy runs elementwise loops over strided views several times slower than over contiguous
+# arrays (0.6 ms against 0.05 ms for a comparison of two halves of a (16, 32, 32, 32) block),
+# while a strided copy costs little more than a contiguous one. Tiles are therefore reduced
+# in two stages, along kernel columns and then along kernel rows, each stage copying its
+# strided operands into contiguous buffers before comparing them, a block of images at a
+# time so that the buffers stay in cache. Measured on a CNN's (64, 32, 32, 32) activations:
+# forward 2.1 -> 1.2 ms with positions, 2.1 -> 0.9 ms without (no_grad). The backward is
+# the general scatter (its strided writes measured no slower than copies into place).
 
-    def forward(self, x, win, return_indices):
-        out, pos = _max_pool_forward(_as_2d(x), win)
-        self.pos, self.win = pos, win
+def _tiles(win):
+    """Windows that tile the input: stride == kernel, no padding or dilation (an input that
+    the windows do not cover exactly is cropped)."""
+    return (tuple(win.kernel) == tuple(win.stride) and tuple(win.dilation) == (1, 1)
+            and not any(win.padding)
+            and all(k * o <= n for k, o, n in zip(win.kernel, win.out_hw, win.in_hw)))
+
+
+def _copy(dst, src):
+    """np.copyto from a view whose rows (last axis) are contiguous into a contiguous array,
+    each row copied as one item (measured 2x faster than element by element on 8-16
+    element rows)."""
+    if src.ndim and src.shape[-1] > 1 and src.strides[-1] == src.itemsize and \
+            dst.flags.c_contiguous and dst.dtype == src.dtype and dst.shape == src.shape:
+        row = np.dtype((np.void, src.shape[-1] * src.itemsize))
+        np.copyto(dst.view(row), src.view(row))
+    else:
+        np.copyto(dst, src)
+
+
+def _reduce_into(views, out, pos, buf, mask, step):
+    """out = elementwise max of ``views`` and, unless ``pos`` is None, pos = the index of the
+    first view that holds it. Each view is copied into the contiguous ``buf`` first."""
+    _copy(out, views[0])
+    if pos is not None and len(views) == 1:
+        pos.fill(0)
+    for k in range(1, len(views)):
+        _copy(buf, views[k])
+        if pos is None:
+            pass
+        elif k == 1 and pos.itemsize == 1:
+            np.greater(buf, out, out=pos.view(bool))  # pos = where(buf > out, 1, 0)
+        else:
+            if k == 1:
+                pos.fill(0)
+            np.greater(buf, out, out=mask)
+            np.multiply(mask, pos.dtype.type(k), out=step)  # where(mask, k, pos): pos < k
+            np.maximum(pos, step, out=pos)
+        np.maximum(out, buf, out=out)
+
+
+def _carve(flat, shape):
+    """A contiguous array of ``shape`` at the start of a flat buffer."""
+    return flat[:math.prod(shape)].reshape(shape)
+
+
+def _tile_max(x, win, with_positions):
+    """Max pooling of tiles: the maxima, and with ``with_positions`` the kernel position
+    i * kW + j of each (first) maximum, as _max_pool_forward gives it (None when a NaN makes
+    the comparisons unreliable: the caller then takes the exact path)."""
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo) = win.kernel, win.out_hw
+    index_dtype = np.uint8 if kh * kw <= 256 else np.int32
+    out = np.empty((n, c, ho, wo), x.dtype)
+    pos = np.empty((n, c, ho, wo), index_dtype) if with_positions else None
+    m = max(1, min(n, _BLOCK_BYTES // max(c * ho * kh * wo * kw * x.itemsize, 1)))
+    size = m * c * ho * kh * wo  # one kernel column of a block
+    colmax, buf = np.empty(size, x.dtype), np.empty(size, x.dtype)
+    mask, step = np.empty(size, bool), np.empty(size, index_dtype)
+    cols = rows = None
+    if with_positions:
+        cols, rows = np.empty(size, index_dtype), np.empty(size // kh, index_dtype)
+    xc = x[:, :, :ho * kh, :wo * kw]
+    for n0 in range(0, n, m):
+        b = min(m, n - n0)
+        half, quarter = (b, c, ho * kh, wo), (b, c, ho, wo)
+        # Stage 1, along kernel columns: views whose axes NumPy merges into one strided loop.
+        cm, cpos = _carve(colmax, half), None if cols is None else _carve(cols, half)
+        _reduce_into([xc[n0:n0 + b, :, :, j::kw] for j in range(kw)], cm, cpos,
+                     _carve(buf, half), _carve(mask, half), _carve(step, half))
+        # Stage 2, along kernel rows: whole output rows.
+        rpos = None if rows is None else _carve(rows, quarter)
+        _reduce_into([cm[:, :, i::kh] for i in range(kh)], out[n0:n0 + b], rpos,
+                     _carve(buf, quarter), _carve(mask, quarter), _carve(step, quarter))
+        if with_positions:
+            _combine_positions(pos[n0:n0 + b], rpos, cpos, win, _carve(mask, quarter),
+                               _carve(step, quarter))
+    if with_positions and _floating(x.dtype) and np.isnan(out).any():
+        return out, None  # a NaN wins in PyTorch; np.greater cannot see it
+    return out, pos
+
+
+def _combine_positions(pos, rows, cols, win, mask, step):
+    """pos = i * kW + j, i the kernel row of each tile's maximum and j the kernel column of
+    that row's maximum (``cols`` holds j for every row of the tile)."""
+    kh, kw = win.kernel
+    _copy(pos, cols[:, :, 0::kh])
+    for i in range(1, kh):
+        # pos += (rows == i) * (i * kW + j_i - pos), exact in modular integer arithmetic
+        _copy(step, cols[:, :, i::kh])
+        np.add(step, pos.dtype.type(i * kw), out=step)
+        np.subtract(step, pos, out=step)
+        np.equal(rows, i, out=mask)
+        np.multiply(step, mask, out=step)
+        np.add(pos, step, out=pos)
+
+
+def _max_pool_values(x, win):
+    """The window maxima alone (no positions: nothing will be differentiated)."""
+    if _tiles(win):
+        return _tile_max(x, win, False)[0]
+    xp = _padded(x, win.pads(), _lowest(x.dtype))
+    positions = win.positions()
+    out = xp[:, :, positions[0][0], positions[0][1]].copy()
+    for rows, cols in positions[1:]:
+        np.maximum(out, xp[:, :, rows, cols], out=out)  # NaN-propagating, as PyTorch
+    return out
+
+
+class MaxPool(Function):
+    """Window maxima; with ``return_indices`` also their flat H * W indices (int64).
+
+    ``need_positions`` False (no gradient wanted, no indices) skips the argmax bookkeeping.
+    """
+
+    def forward(self, x, win, return_indices, need_positions=True):
+        x4 = _as_2d(x)
+        self.win = win
+        pos = None
+        with np.errstate(invalid="ignore"):  # comparisons with NaN (bfloat16's ufuncs warn)
+            if not (need_positions or return_indices):
+                return _match_rank(_max_pool_values(x4, win), x)
+            if _tiles(win):
+                out, pos = _tile_max(x4, win, True)
+            if pos is None:
+                out, pos = _max_pool_forward(x4, win)
+        self.pos = pos
         if return_indices:
             return _match_rank(out, x), _match_rank(_flat_indices(pos, win), x)
         return _match_rank(out, x)
@@ -463,7 +605,7 @@ def _adaptive_max_indices(x, out_hw):
     patches = np.take(x, rows.ravel(), axis=2).reshape(n, c, ho, lh, w)
     patches = np.take(patches, cols.ravel(), axis=4).reshape(n, c, ho, lh, wo, lw)
     _, pos = _running_argmax(lambda k: patches[:, :, :, k // lw, :, k % lw], lh * lw,
-                             x.dtype.kind == "f")
+                             _floating(x.dtype))
     # flat[k, ho, wo]: the input index that window position k of output pixel (ho, wo) reads.
     flat = (rows.T[:, None, :, None] * w + cols.T[None, :, None, :]).reshape(lh * lw, ho, wo)
     return flat[pos, np.arange(ho)[:, None], np.arange(wo)]
@@ -551,7 +693,9 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     if return_indices:
         out, indices = MaxPool.apply(x, win=win, return_indices=True)
         return _unbatched(out, batched), _unbatched(indices, batched)
-    return _unbatched(MaxPool.apply(x, win=win, return_indices=False), batched)
+    need_positions = _grad_state.enabled and input.requires_grad
+    out = MaxPool.apply(x, win=win, return_indices=False, need_positions=need_positions)
+    return _unbatched(out, batched)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
