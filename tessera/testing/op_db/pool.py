@@ -160,8 +160,20 @@ def _interp_infos():
     return infos
 
 
+def _nan_windows(rng):
+    """NaN wins its window (PyTorch's rule), on the fast path (kernel == stride) and off it."""
+    x = make_array(rng, (2, 2, 6, 6))
+    x[0, 0, 1, 1] = np.nan
+    x[1, 1, 4, 5] = np.nan
+    return [SampleInput((x, 2), {"return_indices": True}),
+            SampleInput((x, (3, 2)), {"stride": 2, "return_indices": True})]
+
+
 OP_INFOS = [
     OpInfo("max_pool2d", _f("max_pool2d"), _MAX_POOL2D, gradgrad=True),
+    OpInfo("max_pool2d_nan", _f("max_pool2d"), _nan_windows, gradcheck=False),
+    OpInfo("max_pool2d_uneven", _f("max_pool2d"), _samples(
+        ((2, 3, 7, 9), ((3, 2),), {"return_indices": True})), gradcheck_samples=1),
     OpInfo("max_pool1d", _f("max_pool1d"), _MAX_POOL1D, gradgrad=True),
     OpInfo("max_pool2d_with_indices", _f("max_pool2d_with_indices"), _samples(
         ((2, 2, 5, 6), (3,), {"stride": 2, "padding": 1})), gradcheck_samples=1),
