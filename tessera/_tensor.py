@@ -69,10 +69,6 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _zeros(cls, shape, np_dtype):
-        return _function._make_tensor(np.zeros(shape, dtype=np_dtype))
-
     # -- metadata ------------------------------------------------------------------------
 
     @property

@@ -9,7 +9,7 @@ from ..autograd.function import _make_tensor
 from ..backend import dtypes
 
 __all__ = ["as_tensor_arg", "promote_operands", "wrap_dim", "wrap_dims", "check_tensor",
-           "broadcast_shapes", "make_tensor", "nondifferentiable"]
+           "broadcast_shapes", "make_tensor"]
 
 make_tensor = _make_tensor
 _BY_NUMPY = dtypes._BY_NUMPY
@@ -102,8 +102,3 @@ def _broadcast_message(op, shapes):
                     f"b ({padded[1][i]}) at non-singleton dimension {i} (shapes "
                     + " and ".join(str(tuple(s)) for s in shapes) + ")")
     return f"{op}: shapes {shapes} cannot be broadcast together"
-
-
-def nondifferentiable(array):
-    """Wrap an array that no gradient flows through (comparisons, indices)."""
-    return _make_tensor(array)

@@ -153,12 +153,6 @@ def mul(input, other):
 multiply = mul
 
 
-def _to_float(x):
-    if isinstance(x, Tensor) and not x.is_floating_point():
-        return cast(x, dtypes.get_default_dtype())
-    return x
-
-
 def div(input, other, *, rounding_mode=None):
     if rounding_mode is None:
         a, b = promote_operands("div", input, other)
