@@ -767,6 +767,7 @@ expand_as broadcast_to split chunk repeat tile flip roll movedim unbind narrow t
 gather scatter scatter_add index_select index_add take_along_dim nonzero sort argsort topk
 matmul mm bmm outer dot mv inner addmm baddbmm triu tril diagonal trace take index_fill
 scatter_reduce repeat_interleave diff kron rot90 unique
+clamp_min clamp_max hypot atan2 logaddexp xlogy sinc cross
 """.split()
 
 

@@ -22,7 +22,8 @@ __all__ = ["cast", "clone", "copy_from", "add", "sub", "subtract", "mul", "multi
     "clamp", "clip", "where", "floor", "ceil", "round", "trunc", "frac", "nan_to_num", "eq", "ne",
     "lt", "le", "gt", "ge", "equal", "isclose", "allclose", "isnan", "isinf", "isfinite",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not"]
+    "bitwise_xor", "bitwise_not", "clamp_min", "clamp_max", "hypot", "atan2", "logaddexp",
+    "xlogy", "sinc"]
 
 
 # == dtype conversion and copies =================================================================
@@ -918,3 +919,115 @@ def isinf(input):
 
 def isfinite(input):
     return make_tensor(np.isfinite(input._data))
+
+
+# == two-argument math functions ==================================================================
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def _float_operands(name, input, other, promote_ints):
+    """Operands of one float dtype: integers go to the default float (``promote_ints``) or
+    are refused, as PyTorch does per operator."""
+    a, b = promote_operands(name, input, other)
+    if not a.is_floating_point():
+        if not promote_ints:
+            raise RuntimeError(f"{name}: expected floating point tensors, got {a.dtype}")
+        a, b = cast(a, dtypes.get_default_dtype()), cast(b, dtypes.get_default_dtype())
+    return a, b
+
+
+class Hypot(Function):
+    keeps_inputs = True
+    keeps_outputs = True
+
+    def forward(self, a, b):
+        return np.hypot(a, b)  # no overflow of a*a for large inputs
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        (out,) = self.saved_outputs
+        scale = g / out
+        return (sum_to_shape(scale * a, a._data.shape) if self.next_edges[0] else None,
+                sum_to_shape(scale * b, b._data.shape) if self.next_edges[1] else None)
+
+
+def hypot(input, other):
+    """``sqrt(input**2 + other**2)`` elementwise, with broadcasting."""
+    return _binary(Hypot, *_float_operands("hypot", input, other, False), "hypot")
+
+
+class Atan2(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.arctan2(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        scale = g / (a * a + b * b)
+        return (sum_to_shape(scale * b, a._data.shape) if self.next_edges[0] else None,
+                sum_to_shape(-scale * a, b._data.shape) if self.next_edges[1] else None)
+
+
+def atan2(input, other):
+    """The angle of the point ``(other, input)``, in ``[-pi, pi]``; integers give floats."""
+    return _binary(Atan2, *_float_operands("atan2", input, other, True), "atan2")
+
+
+class Logaddexp(Function):
+    keeps_inputs = True
+
+    def forward(self, a, b):
+        return np.logaddexp(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_inputs
+        wa = sigmoid(a - b)  # exp(a) / (exp(a) + exp(b)), without overflow
+        return (sum_to_shape(g * wa, a._data.shape) if self.next_edges[0] else None,
+                sum_to_shape(g * (1 - wa), b._data.shape) if self.next_edges[1] else None)
+
+
+def logaddexp(input, other):
+    """``log(exp(input) + exp(other))`` computed without overflow."""
+    return _binary(Logaddexp, *_float_operands("logaddexp", input, other, False), "logaddexp")
+
+
+class Xlogy(Function):
+    keeps_inputs = True
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = x * np.log(y)
+        # 0 * log(y) is 0 even where log(y) is -inf, but a NaN y stays NaN.
+        return np.where((x == 0) & ~np.isnan(y), np.zeros((), out.dtype), out)
+
+    def backward(self, g):
+        x, y = self.saved_inputs
+        ga = gb = None
+        if self.next_edges[0]:
+            # PyTorch's rule: log(y), except 0 where x == 0 and log(y) is undefined.
+            undefined = make_tensor((x._data == 0) & (y._data <= 0))
+            ga = sum_to_shape(where(undefined, zeros_scalar(g), xlogy(g, y)), x._data.shape)
+        if self.next_edges[1]:
+            gb = sum_to_shape(g * x / y, y._data.shape)
+        return ga, gb
+
+
+def xlogy(input, other):
+    """``input * log(other)``, taken as 0 where ``input == 0`` (unless other is NaN)."""
+    return _binary(Xlogy, *_float_operands("xlogy", input, other, True), "xlogy")
+
+
+def sinc(input):
+    """The normalized sinc ``sin(pi x) / (pi x)``, 1 at 0."""
+    x = _float_input(input, "sinc")
+    at_zero = eq(x, 0)
+    # The divisor is made safe at 0 so that the unused branch gives no NaN gradient.
+    px = where(at_zero, ones_scalar(x), x * math.pi)
+    return where(at_zero, ones_scalar(x), sin(px) / px)

@@ -6,17 +6,23 @@ views without copying them; backward rules are GEMMs written with tessera's matm
 gradients of gradients work.
 """
 
+import math
 import string
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function, sum_to_shape
 from ._util import check_tensor, make_tensor, wrap_dim
-from .elementwise import add, mul
+from .elementwise import add, clamp_min, mul, sqrt
+from .reduce import norm
+from .reduce import sum as _sum
+from .shape import permute, roll
 
 __all__ = ["matmul", "mm", "bmm", "dot", "mv", "outer", "inner", "addmm", "baddbmm", "einsum",
-           "linear", "bilinear", "triu", "tril", "diagonal", "trace"]
+           "linear", "bilinear", "triu", "tril", "diagonal", "trace", "tensordot", "cross",
+           "cdist"]
 
 _grad_state = grad_mode.state
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase  # einsum's 52 subscripts
@@ -605,3 +611,128 @@ def trace(input):
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return diagonal(input).sum()
+
+
+# == tensordot, cross, cdist =====================================================================
+
+def _tensordot_dims(dims, na, nb):
+    if isinstance(dims, Tensor):
+        dims = dims.item() if dims.ndim == 0 else dims.tolist()
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > na or dims > nb:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        return list(range(na - dims, na)), list(range(dims))
+    if not isinstance(dims, (list, tuple)) or len(dims) != 2:
+        raise TypeError(f"tensordot: dims must be an int or a pair of lists of dims, got "
+                        f"{dims!r}")
+    da, db = ([d] if isinstance(d, (int, np.integer)) else list(d) for d in dims)
+    if len(da) != len(db):
+        raise RuntimeError(f"tensordot: both dimension lists should have same length, got "
+                           f"{len(da)} and {len(db)}")
+    da = [wrap_dim(d, na, "tensordot") for d in da]
+    db = [wrap_dim(d, nb, "tensordot") for d in db]
+    for dl in (da, db):
+        if len(set(dl)) != len(dl):
+            raise RuntimeError(f"tensordot: dims {dl} contain a dim more than once")
+    return da, db
+
+
+def tensordot(a, b, dims=2):
+    """Sums the products of ``a`` and ``b`` over the dims ``dims``: the last ``dims`` dims of
+    ``a`` and the first of ``b`` for an int, or the dims listed as ``([a dims], [b dims])``.
+
+    Shape: the free dims of ``a`` followed by the free dims of ``b``.
+    """
+    _check_pair("tensordot", a, b)
+    sa, sb = a._data.shape, b._data.shape
+    da, db = _tensordot_dims(dims, len(sa), len(sb))
+    for i, j in zip(da, db):
+        if sa[i] != sb[j]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+                               f"size {sa[i]} in dim {i} and second has size {sb[j]} in dim {j}")
+    free_a = [i for i in range(len(sa)) if i not in da]
+    free_b = [j for j in range(len(sb)) if j not in db]
+    # One GEMM: a as (free, contracted) and b as (contracted, free); identity permutations
+    # are skipped so that the common case reshapes without a copy.
+    order_a, order_b = free_a + da, db + free_b
+    if order_a != list(range(len(sa))):
+        a = permute(a, order_a)
+    if order_b != list(range(len(sb))):
+        b = permute(b, order_b)
+    k = math.prod(sa[i] for i in da)
+    out_shape = tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b)
+    m, n = math.prod(sa[i] for i in free_a), math.prod(sb[j] for j in free_b)
+    return _mm(a.reshape(m, k), b.reshape(k, n)).reshape(out_shape)
+
+
+def cross(input, other, dim=None):
+    """The cross product of 3-vectors along ``dim`` (by default the first dim of size 3);
+    the other dims broadcast."""
+    check_tensor(input, "cross")
+    check_tensor(other, "cross", "other")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"cross: expected both inputs to have the same dtype, but got "
+                           f"{input.dtype} and {other.dtype}")
+    sa, sb = input._data.shape, other._data.shape
+    if len(sa) != len(sb):
+        raise RuntimeError(f"cross: inputs must have the same number of dimensions, got "
+                           f"{len(sa)} and {len(sb)}")
+    if dim is None:
+        dim = next((i for i, n in enumerate(sa) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in input of shape {tuple(sa)}")
+    else:
+        dim = wrap_dim(dim, len(sa), "cross")
+    if sa[dim] != 3 or sb[dim] != 3:
+        raise RuntimeError(f"cross: inputs dimension {dim} must have length 3. Got {sa[dim]} "
+                           f"and {sb[dim]}")
+    # Component i is a[i+1] b[i+2] - a[i+2] b[i+1]: cyclic shifts give all three at once.
+    a1, a2 = roll(input, -1, dim), roll(input, -2, dim)
+    b1, b2 = roll(other, -1, dim), roll(other, -2, dim)
+    return a1 * b2 - a2 * b1
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of ``x1`` and each row of ``x2``.
+
+    Shape: (*, P, M) and (*, R, M) -> (*, P, R), the batch dims broadcast. For p = 2 and more
+    than 25 rows (or ``compute_mode="use_mm_for_euclid_dist"``) the distances come from one
+    GEMM, ``sqrt(|a|^2 + |b|^2 - 2 a.b)``, as PyTorch computes them.
+    """
+    check_tensor(x1, "cdist", "x1")
+    check_tensor(x2, "cdist", "x2")
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
+                               f"{t.ndim}D")
+        if not t.is_floating_point():
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{t.dtype}")
+    if x1._data.dtype != x2._data.dtype:
+        raise RuntimeError(f"cdist: expected both inputs to have the same dtype, but got "
+                           f"{x1.dtype} and {x2.dtype}")
+    s1, s2 = x1._data.shape, x2._data.shape
+    if s1[-1] != s2[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. X1: "
+                           f"{s1[-1]} X2: {s2[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: {compute_mode} is not a valid value for compute_mode")
+    use_mm = p == 2 and (compute_mode == _CDIST_MODES[1] or (
+        compute_mode == _CDIST_MODES[0] and (s1[-2] > 25 or s2[-2] > 25)))
+    if use_mm:
+        sq1 = _sum(x1 * x1, -1, keepdim=True)                   # (*, P, 1)
+        sq2 = _sum(x2 * x2, -1, keepdim=True).mT                # (*, 1, R)
+        d2 = sq1 + sq2 - matmul(x1, x2.mT) * 2
+        return sqrt(clamp_min(d2, 1e-30))  # rounding can leave tiny negative squares
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)                  # (*, P, R, M)
+    if s1[-1] == 0:
+        return _sum(diff, -1)
+    return norm(diff, p, dim=-1)

@@ -46,6 +46,33 @@ def _unary(name, positive=False, low=-2.0, high=2.0, **kw):
 def _functional(name, **params):
     return lambda m, x: getattr(m.nn.functional, name)(x, **params)
 
+def _clamp_samples(rng):
+    return [SampleInput((make_array(rng, (3, 4)), 0.3)),
+            SampleInput((make_array(rng, (3, 4)), make_array(rng, (4,)))),
+            SampleInput((make_array(rng, (2, 1, 4)), make_array(rng, (3, 1)))),
+            SampleInput((make_array(rng, ()), -0.5)),
+            SampleInput((make_array(rng, (0, 3)), 0.0)),
+            SampleInput((make_array(rng, (5,), np.int64, -3, 3), 1)),
+            SampleInput((make_array(rng, (5,), np.int64, -3, 3), 0.5))]
+
+
+def _int_pair_samples(samples):
+    def with_ints(rng):
+        return samples(rng) + [SampleInput((make_array(rng, (3,), np.int64, -3, 3),
+                                            make_array(rng, (3,), np.int64, 1, 3)))]
+    return with_ints
+
+
+def _xlogy_samples(rng):
+    # The first samples keep x away from 0, where xlogy has no derivative in x.
+    zeros = np.array([0.0, 1.5, 0.0, -2.0], F32)
+    return (_binary_samples(positive_b=True, scalars=False)(rng) + [
+        SampleInput((zeros, np.array([0.0, 2.0, 3.0, 0.5], F32))),
+        SampleInput((zeros, np.array([np.nan, 2.0, 0.5, 1.0], F32))),
+        SampleInput((make_array(rng, (3, 4)), 2.5)),
+        SampleInput((make_array(rng, (3,), np.int64, 0, 3), make_array(rng, (3,), np.int64,
+                                                                        1, 4)))])
+
 
 OP_INFOS = [
     OpInfo("add", lambda m, a, b: m.add(a, b), _binary_samples(), gradgrad=True),
@@ -158,6 +185,26 @@ OP_INFOS = [
     OpInfo("contiguous", lambda m, a: a.transpose(0, 1).contiguous() * 2,
            lambda rng: [SampleInput((make_array(rng, (3, 4)),)),
                         SampleInput((make_array(rng, (2, 3, 4)),))]),
+    OpInfo("clamp_min_op", lambda m, x, lo: m.clamp_min(x, lo), _clamp_samples),
+    OpInfo("clamp_max_op", lambda m, x, hi: m.clamp_max(x, hi), _clamp_samples),
+    OpInfo("clamp_min_method", lambda m, x: x.clamp_min(-0.3).clamp_max(0.6), _unary_samples()),
+    OpInfo("hypot", lambda m, a, b: m.hypot(a, b), _binary_samples(scalars=False),
+           gradgrad=True),
+    OpInfo("atan2", lambda m, a, b: m.atan2(a, b), _int_pair_samples(_binary_samples(
+        scalars=False)), gradgrad=True),
+    OpInfo("atan2_method", lambda m, a, b: a.atan2(b), _binary_samples(scalars=False)),
+    OpInfo("logaddexp", lambda m, a, b: m.logaddexp(a, b), _binary_samples(scalars=False),
+           gradgrad=True),
+    OpInfo("logaddexp_large", lambda m, a, b: a.logaddexp(b), lambda rng: [SampleInput((
+        np.array([100.0, -100.0, 0.0], F32), np.array([99.0, 50.0, -80.0], F32)))]),
+    OpInfo("xlogy", lambda m, a, b: m.xlogy(a, b), _xlogy_samples, gradgrad=True),
+    OpInfo("xlogy_method", lambda m, a, b: a.xlogy(b), _binary_samples(positive_b=True,
+                                                                         scalars=False)),
+    OpInfo("xlogy_scalar_self", lambda m, b: m.xlogy(2.0, b),
+           lambda rng: [SampleInput((make_array(rng, (3, 4), positive=True),))]),
+    _unary("sinc"),
+    OpInfo("sinc_zero", lambda m, x: x.sinc(), lambda rng: [SampleInput((np.array(
+        [0.0, 1.0, -0.5, 2.5], F32),)), SampleInput((make_array(rng, (3,), np.int64, -2, 2),))]),
 ]
 
 

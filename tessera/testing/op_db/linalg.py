@@ -103,6 +103,42 @@ def _unary_samples(shapes, **kwargs_list):
 
 _TRI = _unary_samples([(4, 5), (2, 3, 4), (0, 3)],
                       kwargs=[{}, {"diagonal": 1}, {"diagonal": -2}, {"diagonal": 9}])
+def _tensordot_samples(rng):
+    def s(sa, sb, dims, dtype=np.float32):
+        low, high = (-3, 3) if dtype == I64 else (-2.0, 2.0)
+        return SampleInput((make_array(rng, sa, dtype, low, high),
+                            make_array(rng, sb, dtype, low, high)), {"dims": dims})
+    return [s((3, 4, 5), (4, 5, 2), 2), s((3, 4), (4, 5), 1),
+            s((3, 4), (4, 3), ([1, 0], [0, 1])), s((3, 4, 5), (2, 5, 3), ([2, 0], [1, 2])),
+            s((2, 3), (4,), 0), s((3, 4), (3, 4), 2), s((0, 4), (4, 3), 1),
+            s((3, 0), (0, 2), ([1], [0])), s((2, 3), (3, 2), 1, I64)]
+
+
+def _cross_samples(rng):
+    def s(sa, sb, dtype=np.float32, **kw):
+        low, high = (-3, 3) if dtype == I64 else (-2.0, 2.0)
+        return SampleInput((make_array(rng, sa, dtype, low, high),
+                            make_array(rng, sb, dtype, low, high)), kw)
+    return [s((3,), (3,)), s((4, 3), (4, 3), dim=1), s((3, 4), (3, 1)), s((2, 3, 5), (2, 3, 5)),
+            s((5, 3), (1, 3), dim=-1), s((0, 3), (0, 3), dim=1), s((3, 3), (3, 3), dim=0),
+            s((2, 3), (2, 3), I64, dim=1)]
+
+
+def _cdist_samples(rng):
+    def s(sa, sb, **kw):
+        return SampleInput((make_array(rng, sa), make_array(rng, sb)), kw)
+    return [s((3, 4), (5, 4)), s((3, 4), (5, 4), p=1.0), s((3, 4), (5, 4), p=float("inf")),
+            s((2, 3, 4), (2, 5, 4), p=3.0), s((2, 3, 4), (2, 5, 4), p=0.5),
+            s((2, 1, 3, 2), (4, 2, 2)), s((0, 4), (5, 4)), s((3, 0), (2, 0)),
+            s((1, 2), (6, 2), compute_mode="donot_use_mm_for_euclid_dist")]
+
+
+def _cdist_mm_samples(rng):
+    # More than 25 rows, or the forced mode, take PyTorch's GEMM route for p = 2.
+    return [SampleInput((make_array(rng, (30, 3)), make_array(rng, (4, 3)))),
+            SampleInput((make_array(rng, (2, 3, 4)), make_array(rng, (2, 5, 4))),
+                        {"compute_mode": "use_mm_for_euclid_dist"})]
+
 
 OP_INFOS = [
     OpInfo("matmul", lambda m, a, b: m.matmul(a, b), _pairs(_MATMUL_SHAPES, ((3, 4), (4, 2))),
@@ -147,4 +183,17 @@ OP_INFOS = [
     OpInfo("trace", lambda m, x: m.trace(x), _unary_samples([(4, 5), (3, 3), (0, 2)])),
     OpInfo("trace_int", lambda m, x: m.trace(x), lambda rng: [
         SampleInput((make_array(rng, (3, 3), np.int32, -5, 5),))], differentiable=False),
+    OpInfo("tensordot", lambda m, a, b, **kw: m.tensordot(a, b, **kw), _tensordot_samples,
+           gradgrad=True, atol=1e-5, gradcheck_samples=4),
+    OpInfo("cross", lambda m, a, b, **kw: m.cross(a, b, **kw), _cross_samples, gradgrad=True),
+    OpInfo("cross_method", lambda m, a, b: a.cross(b, dim=-1),
+           _pairs([((4, 3), (1, 3))], ((2, 3), (2, 3)))),
+    OpInfo("cdist", lambda m, a, b, **kw: m.cdist(a, b, **kw), _cdist_samples, atol=1e-5,
+           gradcheck_samples=5),
+    OpInfo("cdist_mm", lambda m, a, b, **kw: m.cdist(a, b, **kw), _cdist_mm_samples,
+           rtol=1e-4, atol=1e-5, grad_rtol=1e-4, grad_atol=1e-4),
+    OpInfo("cdist_p0", lambda m, a, b: m.cdist(a, b, p=0),
+           lambda rng: [SampleInput((np.array([[0.0, 1.0], [2.0, 2.0]], np.float32),
+                                     np.array([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0]], np.float32)))],
+           differentiable=False),
 ]
