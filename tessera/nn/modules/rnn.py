@@ -14,7 +14,7 @@ from ... import ops
 from .. import functional as F
 from .. import init
 from .module import Module
-from ._rnn_ops import gru_sequence, lstm_sequence, rnn_sequence
+from ._rnn_ops import gru_sequence, lstm_layer, rnn_sequence
 from ._utils import empty_parameter
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -271,7 +271,7 @@ class LSTM(RNNBase):
 
     def _layer(self, x, params, states, reverse):
         w_ih, w_hh, b = _fold_bias(params)
-        return lstm_sequence(F.linear(x, w_ih, b), w_hh, states[0], states[1], reverse)
+        return lstm_layer(x, w_ih, w_hh, b, states[0], states[1], reverse)
 
     def forward(self, input, hx=None):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -399,7 +399,8 @@ class LSTMCell(RNNCellBase):
     def forward(self, input, hx=None):
         input, (h0, c0), is_batched = self._check(input, (None, None) if hx is None
                                                   else tuple(hx))
-        _, h, c = lstm_sequence(self._projected(input, True), self.weight_hh, h0, c0)
+        b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        _, h, c = lstm_layer(input.unsqueeze(0), self.weight_ih, self.weight_hh, b, h0, c0)
         return (h, c) if is_batched else (h.squeeze(0), c.squeeze(0))
 
 
