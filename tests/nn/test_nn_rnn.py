@@ -192,12 +192,12 @@ def test_all_weights_and_dropout_between_layers_in_training():
 def test_fused_lstm_layer_gradcheck_and_gradgradcheck(reverse, bias):
     # The layer operator fuses the input projection with the recurrence.
     rng = np.random.default_rng(7)
-    T, B, I, H = 3, 2, 3, 2
+    T, B, IN, H = 3, 2, 3, 2
 
     def t(*shape):
         return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
 
-    args = (t(T, B, I), t(4 * H, I), t(4 * H, H), t(4 * H) if bias else None, t(B, H), t(B, H))
+    args = (t(T, B, IN), t(4 * H, IN), t(4 * H, H), t(4 * H) if bias else None, t(B, H), t(B, H))
     layer = lambda x, wi, wh, b, h0, c0: _rnn_ops.lstm_layer(  # noqa: E731
         x, wi, wh, b, h0, c0, reverse=reverse)
     assert gradcheck(layer, args)
