@@ -14,12 +14,13 @@ from ..ops.linalg import bilinear, linear
 from ..ops.loss import *  # noqa: F401,F403
 from ..ops.normalization import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
+from ..ops.resample import *  # noqa: F401,F403
 from ..ops.reduce import log_softmax, softmax
 from ..ops.shape import pad
-from ..ops import _activation, _attention, _conv, _dropout, _loss, _pool
+from ..ops import _activation, _attention, _conv, _dropout, _loss, _pool, _resample
 from ..ops import _normalization as _norm
 
 __all__ = (["sigmoid", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax",
             "softmax", "pad"]
            + _activation.__all__ + _attention.__all__ + _conv.__all__ + _dropout.__all__
-           + _loss.__all__ + _norm.__all__ + _pool.__all__)
+           + _loss.__all__ + _norm.__all__ + _pool.__all__ + _resample.__all__)

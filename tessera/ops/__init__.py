@@ -17,6 +17,7 @@ from . import loss as _loss
 from . import normalization as _normalization
 from . import pool as _pool
 from . import reduce as _reduce
+from . import resample as _resample
 from . import scatter as _scatter
 from . import shape as _shape
 from . import sorting as _sorting
@@ -33,6 +34,7 @@ from .loss import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
+from .resample import *  # noqa: F401,F403
 from .scatter import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
@@ -41,6 +43,7 @@ from .sorting import *  # noqa: F401,F403
 __all__ = (_creation.__all__ + _elementwise.__all__ + _activation.__all__ + _reduce.__all__ +
            _shape.__all__ + _index.__all__ + _scatter.__all__ + _sorting.__all__ +
            _linalg.__all__ + _conv.__all__ + _pool.__all__ + _normalization.__all__ +
-           _loss.__all__ + _attention.__all__ + _dropout.__all__ + _arrange.__all__)
+           _loss.__all__ + _attention.__all__ + _dropout.__all__ + _arrange.__all__ +
+           _resample.__all__)
 
 _tensor._bind_operator_methods(sys.modules[__name__])
