@@ -466,6 +466,11 @@ class Tensor:
 
     def _write(self, array, op=None):
         self._check_result(array, op)
+        if not self._data.flags.writeable:
+            name = getattr(op, "__name__", "in-place operation")
+            raise RuntimeError(f"{name}_: the tensor is a read-only view (several of its "
+                               "elements may share one memory location, as after expand); "
+                               "clone() it before writing to it")
         self._data[...] = array
         self._version[0] += 1
 
@@ -615,6 +620,11 @@ class Tensor:
     def where(self, condition, other):
         """``tessera.where(condition, self, other)``."""
         return _ops.where(condition, self, other)
+
+    def unfold(self, dimension, size, step):
+        """Every slice of ``size`` elements along ``dimension``, ``step`` apart, as a view
+        with a new last dim of ``size``."""
+        return _ops._shape._tensor_unfold(self, dimension, size, step)
 
     def __setitem__(self, index, value):
         _ops.setitem(self, index, value)
@@ -766,7 +776,7 @@ reshape view view_as transpose swapaxes permute squeeze unsqueeze flatten unflat
 expand_as broadcast_to split chunk repeat tile flip roll movedim unbind narrow t
 gather scatter scatter_add index_select index_add take_along_dim nonzero sort argsort topk
 matmul mm bmm outer dot mv inner addmm baddbmm triu tril diagonal trace take index_fill
-scatter_reduce repeat_interleave diff kron rot90 unique
+scatter_reduce repeat_interleave diff kron rot90 unique det inverse slogdet matrix_power cholesky
 clamp_min clamp_max hypot atan2 logaddexp xlogy sinc cross
 """.split()
 

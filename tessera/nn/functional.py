@@ -6,6 +6,7 @@ under PyTorch's names), so layers, Tensor methods and users share one implementa
 
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
+from ..ops.conv import fold, unfold  # not top-level names in PyTorch
 from ..ops.dropout import *  # noqa: F401,F403
 from ..ops.activation import *  # noqa: F401,F403
 from ..ops.elementwise import sigmoid, tanh
@@ -21,6 +22,6 @@ from ..ops import _activation, _attention, _conv, _dropout, _loss, _pool, _resam
 from ..ops import _normalization as _norm
 
 __all__ = (["sigmoid", "tanh", "embedding", "one_hot", "linear", "bilinear", "log_softmax",
-            "softmax", "pad"]
+            "softmax", "pad", "fold", "unfold"]
            + _activation.__all__ + _attention.__all__ + _conv.__all__ + _dropout.__all__
            + _loss.__all__ + _norm.__all__ + _pool.__all__ + _resample.__all__)

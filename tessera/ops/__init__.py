@@ -14,6 +14,7 @@ from . import elementwise as _elementwise
 from . import index as _index
 from . import linalg as _linalg
 from . import loss as _loss
+from . import matrix as _matrix
 from . import normalization as _normalization
 from . import pool as _pool
 from . import reduce as _reduce
@@ -31,6 +32,7 @@ from .elementwise import *  # noqa: F401,F403
 from .index import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .matrix import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
@@ -44,6 +46,6 @@ __all__ = (_creation.__all__ + _elementwise.__all__ + _activation.__all__ + _red
            _shape.__all__ + _index.__all__ + _scatter.__all__ + _sorting.__all__ +
            _linalg.__all__ + _conv.__all__ + _pool.__all__ + _normalization.__all__ +
            _loss.__all__ + _attention.__all__ + _dropout.__all__ + _arrange.__all__ +
-           _resample.__all__)
+           _resample.__all__ + _matrix.__all__)
 
 _tensor._bind_operator_methods(sys.modules[__name__])

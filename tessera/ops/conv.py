@@ -16,6 +16,9 @@ per kernel position. The layout of the im2col block (``_Plan``) follows the shap
 channels go channel-major, one GEMM per image written straight into the NCHW output;
 many channels on small images go pixel-major. A 1x1 convolution needs no im2col at all,
 a depthwise one no GEMM.
+
+``unfold`` and ``fold`` (im2col and col2im as operators) are two more Functions, each the
+other's adjoint.
 """
 
 import numpy as np
@@ -729,3 +732,156 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
+
+
+# == unfold and fold (im2col and col2im) ========================================================
+
+def _fold_geometry(in_hw, kernel, dilation, padding, stride):
+    """The padded size and the (Ho, Wo) grid of sliding blocks over an input of ``in_hw``."""
+    hp, wp = in_hw[0] + 2 * padding[0], in_hw[1] + 2 * padding[1]
+    blocks = ((hp - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
+              (wp - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1)
+    return (hp, wp), blocks
+
+
+class Unfold(Function):
+    """im2col: (N, C, H, W) to (N, C * kH * kW, L), one strided copy of the padded input.
+    Its adjoint is ``Fold``."""
+
+    def forward(self, x, kernel, dilation, padding, stride):
+        self.params = (kernel, dilation, padding, stride)
+        self.in_hw = x.shape[-2:]
+        batched = x.ndim == 4
+        x4 = x if batched else x[None]
+        n, c, h, w = x4.shape
+        (hp, wp), (ho, wo) = _fold_geometry((h, w), kernel, dilation, padding, stride)
+        (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+        if ph or pw:
+            xp = np.zeros((n, c, hp, wp), x.dtype)
+            xp[:, :, ph:ph + h, pw:pw + w] = x4
+        else:
+            xp = x4
+        s0, s1, s2, s3 = xp.strides
+        windows = _as_strided(xp, (n, c, kh, kw, ho, wo),
+                              (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3), writeable=False)
+        cols = np.empty((n, c * kh * kw, ho * wo), x.dtype)
+        np.copyto(cols.reshape(windows.shape), windows)
+        return cols if batched else cols[0]
+
+    def backward(self, g):
+        return Fold.apply(g, in_hw=self.in_hw, params=self.params)
+
+
+class Fold(Function):
+    """col2im: (N, C * kH * kW, L) to (N, C, *in_hw), overlapping blocks summed, one add per
+    kernel position. Its adjoint is ``Unfold``."""
+
+    def forward(self, cols, in_hw, params):
+        self.in_hw, self.params = in_hw, params
+        kernel, dilation, padding, stride = params
+        (kh, kw), (dh, dw), (ph, pw), (sh, sw) = params
+        (hp, wp), (ho, wo) = _fold_geometry(in_hw, kernel, dilation, padding, stride)
+        batched = cols.ndim == 3
+        cols3 = cols if batched else cols[None]
+        n, c = cols3.shape[0], cols3.shape[1] // (kh * kw)
+        patches = cols3.reshape(n, c, kh, kw, ho, wo)
+        out = np.zeros((n, c, hp, wp), cols.dtype)
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            for j in range(kw):
+                out[:, :, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += patches[:, :, i, j]
+        if ph or pw:
+            out = np.ascontiguousarray(out[:, :, ph:ph + in_hw[0], pw:pw + in_hw[1]])
+        return out if batched else out[0]
+
+    def backward(self, g):
+        kernel, dilation, padding, stride = self.params
+        return Unfold.apply(g, kernel=kernel, dilation=dilation, padding=padding, stride=stride)
+
+
+def _pair(value, op, name, minimum):
+    """An int or a sequence of exactly two ints as a pair, each at least ``minimum``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = (int(value),) * 2
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        out = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a tuple of 2 ints, got {value!r}")
+    if any(v < minimum for v in out):
+        kind = "greater than zero" if minimum > 0 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
+    return out
+
+
+def _fold_params(op, kernel_size, dilation, padding, stride):
+    return (_pair(kernel_size, op, "kernel_size", 1), _pair(dilation, op, "dilation", 1),
+            _pair(padding, op, "padding", 0), _pair(stride, op, "stride", 1))
+
+
+def _check_fold_input(op, input, ndims, what):
+    check_tensor(input, op)
+    shape = tuple(input.shape)
+    if len(shape) not in ndims or 0 in shape[len(shape) - ndims[0]:]:
+        raise RuntimeError(f"{op}: expected a {ndims[0]}D {what} or a {ndims[1]}D batch of "
+                           f"them (a batch may be empty, other sizes non-zero), got input of "
+                           f"shape {shape}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"{op}: expected a floating point input, got {input.dtype}")
+    return shape
+
+
+def _check_blocks(op, spatial, blocks, params):
+    if blocks[0] < 1 or blocks[1] < 1:
+        kernel, dilation, padding, stride = params
+        raise RuntimeError(f"{op}: the sliding blocks do not fit: spatial size {spatial}, "
+                           f"kernel_size={kernel}, dilation={dilation}, padding={padding}, "
+                           f"stride={stride} give a grid of {blocks} blocks, expected at least "
+                           f"one in each dim")
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding local blocks (im2col): each block of ``kernel_size`` over the padded
+    input becomes one column.
+
+    Args:
+        kernel_size, dilation, padding, stride: an int or a pair.
+
+    Shape: input (N, C, H, W) or (C, H, W); output (N, C * kH * kW, L) or (C * kH * kW, L),
+    L = Ho * Wo, Ho = (H + 2 * padding[0] - dilation[0] * (kH - 1) - 1) // stride[0] + 1.
+    """
+    shape = _check_fold_input("unfold", input, (3, 4), "(C, H, W) image")
+    params = _fold_params("unfold", kernel_size, dilation, padding, stride)
+    _, blocks = _fold_geometry(shape[-2:], *params)
+    _check_blocks("unfold", shape[-2:], blocks, params)
+    kernel, dilation, padding, stride = params
+    return Unfold.apply(input, kernel=kernel, dilation=dilation, padding=padding, stride=stride)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combine sliding local blocks into an image (col2im), summing where blocks overlap: the
+    adjoint of :func:`unfold`.
+
+    Args:
+        output_size: the (H, W) of the output, an int or a pair.
+        kernel_size, dilation, padding, stride: an int or a pair, as given to ``unfold``.
+
+    Shape: input (N, C * kH * kW, L) or (C * kH * kW, L), L the number of blocks that fit in
+    ``output_size``; output (N, C, H, W) or (C, H, W).
+    """
+    shape = _check_fold_input("fold", input, (2, 3), "(C * kH * kW, L) matrix of blocks")
+    out_hw = _pair(output_size, "fold", "output_size", 1)
+    params = _fold_params("fold", kernel_size, dilation, padding, stride)
+    (kh, kw), blocks = params[0], _fold_geometry(out_hw, *params)[1]
+    _check_blocks("fold", out_hw, blocks, params)
+    if shape[-2] % (kh * kw):
+        raise RuntimeError(f"fold: expected input.size({len(shape) - 2}) to be divisible by the "
+                           f"product of kernel_size {params[0]} ({kh * kw}), got input of "
+                           f"shape {shape}")
+    if shape[-1] != blocks[0] * blocks[1]:
+        raise RuntimeError(f"fold: expected input.size({len(shape) - 1}) to match the number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]} "
+                           f"(output_size={out_hw}, kernel_size={params[0]}, dilation="
+                           f"{params[1]}, padding={params[2]}, stride={params[3]}), got input "
+                           f"of shape {shape}")
+    return Fold.apply(input, in_hw=out_hw, params=params)

@@ -809,3 +809,76 @@ def pad(input, pad, mode="constant", value=None):
     dims = tuple(_DimPad(d, shape[d], lo, hi, _pad_index(mode, shape[d], lo, hi, d, shape))
                  for d, (lo, hi) in enumerate(widths) if d >= ndim - k)
     return IndexPad.apply(input, dims=dims)
+
+
+# == sliding windows (Tensor.unfold) =============================================================
+
+def _window_view(x, dim, size, step, writeable):
+    """The windows of ``size`` every ``step`` along ``dim`` as a strided view of ``x``: dim
+    holds the window index, a new last dim the position in the window."""
+    count = (x.shape[dim] - size) // step + 1
+    stride = x.strides[dim]
+    shape = x.shape[:dim] + (count,) + x.shape[dim + 1:] + (size,)
+    strides = x.strides[:dim] + (step * stride,) + x.strides[dim + 1:] + (stride,)
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=writeable)
+
+
+class TensorUnfold(Function):
+    """Sliding windows along one dim, a view of the input. Overlapping windows (step < size)
+    are read-only: a write would land in several windows at once."""
+
+    is_view = True
+
+    def forward(self, x, dim, size, step):
+        self.in_shape, self.params = x.shape, (dim, size, step)
+        if x.ndim == 0:  # a 0-d tensor unfolds as one of a single element
+            return x.reshape(1)[:size]
+        return _window_view(x, dim, size, step, step >= size and x.flags.writeable)
+
+    def backward(self, g):
+        return TensorFold.apply(g, in_shape=self.in_shape, params=self.params)
+
+
+class TensorFold(Function):
+    """The adjoint of ``TensorUnfold``: windows added back where they came from."""
+
+    def forward(self, g, in_shape, params):
+        self.in_shape, self.params = in_shape, params
+        if not in_shape:
+            return g.reshape(()) if g.size else np.zeros((), g.dtype)
+        dim, size, step = params
+        out = np.zeros(in_shape, g.dtype)
+        view = _window_view(out, dim, size, step, True)
+        if step >= size:  # windows do not overlap: one copy
+            view[...] = g
+        elif size <= view.shape[dim]:
+            # Position k of every window is a distinct element: one add per position.
+            for k in range(size):
+                view[..., k] += g[..., k]
+        else:
+            # Within one window every element is distinct: one add per window.
+            index = (slice(None),) * dim
+            for j in range(view.shape[dim]):
+                view[index + (j,)] += g[index + (j,)]
+        return out
+
+    def backward(self, gg):
+        dim, size, step = self.params
+        return TensorUnfold.apply(gg, dim=dim, size=size, step=step)
+
+
+def _tensor_unfold(input, dimension, size, step):
+    """``Tensor.unfold``: every slice of ``size`` elements along ``dimension``, ``step`` apart,
+    as a view with a new last dim of ``size``."""
+    shape = check_tensor(input, "unfold")._data.shape
+    dim = wrap_dim(dimension, len(shape), "unfold")
+    size, step = operator.index(size), operator.index(step)
+    length = shape[dim] if shape else 1
+    if size < 0:
+        raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+    if size > length:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {dim} is {length} but "
+                           f"size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    return TensorUnfold.apply(input, dim=dim, size=size, step=step)

@@ -172,3 +172,11 @@ def test_set_num_threads_limits_blas():
     assert ts.get_num_threads() == before
     with pytest.raises(ValueError, match="positive"):
         ts.set_num_threads(0)
+
+
+def test_inplace_on_a_read_only_view_names_the_problem():
+    x = ts.ones(3).expand(2, 3)
+    with pytest.raises(RuntimeError, match="read-only view"):
+        x.add_(1)
+    with pytest.raises(RuntimeError, match="read-only view"):
+        x.fill_(0)

@@ -104,6 +104,9 @@ CASES = [
                                                       align_corners=True), _x(1, 2, 3, 3)),
     Case("Upsample_linear", lambda n, T: n.Upsample(scale_factor=1.5, mode="linear"),
          _x(1, 2, 4)),
+    Case("Unfold", lambda n, T: n.Unfold((2, 3), dilation=(1, 2), padding=1, stride=2),
+         _x(2, 3, 5, 6)),
+    Case("Fold", lambda n, T: n.Fold((4, 5), 2, padding=(1, 0)), _x(2, 12, 20)),
     # -- normalisation ----------------------------------------------------------------------
     Case("BatchNorm1d", lambda n, T: n.BatchNorm1d(3), _x(4, 3), modes=("train", "eval")),
     Case("BatchNorm1d_3d", lambda n, T: n.BatchNorm1d(3, momentum=0.3), _x(4, 3, 5),

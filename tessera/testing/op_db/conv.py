@@ -85,3 +85,44 @@ OP_INFOS = [
     OpInfo("conv_transpose1d", _conv("conv_transpose1d"), _conv_transpose1d_samples,
            gradgrad=True, rtol=1e-4, atol=1e-5),
 ]
+
+
+def _unfold_samples(rng):
+    a = lambda *s: make_array(rng, s)
+    return [
+        SampleInput((a(2, 3, 5, 6), 2), {}),
+        SampleInput((a(2, 2, 6, 7), (3, 2)), {"dilation": (2, 1), "padding": (1, 2),
+                                              "stride": (2, 1)}),
+        SampleInput((a(1, 2, 5, 5), 3), {"padding": 1, "stride": 2}),
+        SampleInput((a(3, 4, 5), [2, 3]), {"stride": [1, 2]}),
+        SampleInput((a(0, 2, 4, 4), 2), {}),
+        SampleInput((a(1, 1, 3, 3), 3), {}),
+    ]
+
+
+def _fold_samples(rng):
+    a = lambda *s: make_array(rng, s)
+    return [
+        # Overlapping blocks (stride 1) are summed.
+        SampleInput((a(2, 12, 20), (5, 6), 2), {}),
+        SampleInput((a(2, 12, 20), (6, 7), (3, 2)), {"dilation": (2, 1), "padding": (1, 2),
+                                                     "stride": (2, 1)}),
+        SampleInput((a(1, 18, 9), 5, 3), {"padding": 1, "stride": 2}),
+        SampleInput((a(24, 6), (4, 5), (2, 3)), {"stride": (1, 2)}),
+        SampleInput((a(0, 8, 9), 4, 2), {}),
+        SampleInput((a(2, 4, 4), (4, 4), 2), {"stride": 2}),
+    ]
+
+
+def _unfold(m, x, *args, **kwargs):
+    return m.nn.functional.unfold(x, *args, **kwargs)
+
+
+def _fold(m, x, *args, **kwargs):
+    return m.nn.functional.fold(x, *args, **kwargs)
+
+
+OP_INFOS += [
+    OpInfo("unfold", _unfold, _unfold_samples, gradgrad=True),
+    OpInfo("fold", _fold, _fold_samples, gradgrad=True),
+]

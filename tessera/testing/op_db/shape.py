@@ -149,3 +149,12 @@ OP_INFOS = [
         ((2, 5), ((2, -1),), {"mode": "circular"}), ((1, 3, 4), ((-2, -1, 1, 2),),
                                                      {"mode": "circular"}))),
 ]
+
+OP_INFOS += [
+    OpInfo("tensor_unfold", lambda m, x: x.unfold(1, 3, 2), _unary(
+        ((2, 7), (), {}), ((3, 3, 2), (), {}), ((1, 8, 2, 2), (), {})), gradgrad=True),
+    OpInfo("tensor_unfold_args", lambda m, x, *args: x.unfold(*args), _unary(
+        ((4, 5), (1, 2, 1), {}), ((4, 5), (0, 2, 3), {}), ((3, 6), (-1, 6, 1), {}),
+        ((4, 5), (1, 0, 2), {}), ((), (0, 1, 1), {}), ((0, 4), (1, 2, 1), {}),
+        ((3, 9), (1, 4, 2), {})), gradgrad=True),
+]
