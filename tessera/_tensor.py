@@ -784,7 +784,6 @@ clamp_min clamp_max hypot atan2 logaddexp xlogy sinc cross
 _function._Tensor = Tensor
 
 
-
 def _bind_operator_methods(ops):
     """Called by tessera.ops once every family is imported: the operator functions take
     the tensor first, so they serve as methods unchanged (no per-call indirection)."""
