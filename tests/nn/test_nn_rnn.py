@@ -202,3 +202,62 @@ def test_fused_lstm_layer_gradcheck_and_gradgradcheck(reverse, bias):
         x, wi, wh, b, h0, c0, reverse=reverse)
     assert gradcheck(layer, args)
     assert gradgradcheck(layer, args)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_gru_layer_gradcheck_and_gradgradcheck(reverse, bias):
+    rng = np.random.default_rng(8)
+    T, B, IN, H = 3, 2, 3, 2
+
+    def t(*shape):
+        return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
+
+    args = (t(T, B, IN), t(3 * H, IN), t(3 * H, H), t(3 * H) if bias else None,
+            t(3 * H) if bias else None, t(B, H))
+    layer = lambda x, wi, wh, bi, bh, h0: _rnn_ops.gru_layer(  # noqa: E731
+        x, wi, wh, bi, bh, h0, reverse=reverse)
+    assert gradcheck(layer, args)
+    assert gradgradcheck(layer, args)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_rnn_layer_gradcheck_and_gradgradcheck(reverse, bias):
+    rng = np.random.default_rng(9)
+    T, B, IN, H = 3, 2, 3, 2
+
+    def t(*shape):
+        return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
+
+    for nl in ("tanh", "relu"):
+        args = (t(T, B, IN), t(H, IN), t(H, H), t(H) if bias else None, t(B, H))
+        layer = lambda x, wi, wh, b, h0, nl=nl: _rnn_ops.rnn_layer(  # noqa: E731
+            x, wi, wh, b, h0, reverse, nl)
+        assert gradcheck(layer, args)
+        assert gradgradcheck(layer, args)
+
+
+def test_fused_gru_and_rnn_layers_match_reference_without_initial_state():
+    rng = np.random.default_rng(10)
+    x = ts.tensor(rng.standard_normal((4, 3, 5)).astype(np.float32), requires_grad=True)
+    w_ih = ts.tensor(rng.standard_normal((6, 5)).astype(np.float32), requires_grad=True)
+    w_hh = ts.tensor(rng.standard_normal((6, 2)).astype(np.float32), requires_grad=True)
+    b = ts.tensor(rng.standard_normal(6).astype(np.float32), requires_grad=True)
+    cases = [(_rnn_ops.gru_layer, _rnn_ops.gru_layer_reference, (x, w_ih, w_hh, b, b, None)),
+             (_rnn_ops.rnn_layer, _rnn_ops.rnn_layer_reference,
+              (x, w_ih[:2], w_hh[:2, :2], b[:2], None))]
+    for fused, reference, args in cases:
+        for reverse in (False, True):
+            got = fused(*args, reverse=reverse)
+            want = reference(*args, reverse=reverse)
+            for a, w in zip(got, want):
+                assert a.dtype == ts.float32
+                assert_close(a, w, rtol=1e-5, atol=1e-6)
+            leaves = [t for t in args if t is not None]
+            g_got = ts.autograd.grad(got[0].sum() + got[1].sum(), leaves)
+            g_want = ts.autograd.grad(want[0].sum() + want[1].sum(), leaves)
+            for a, w in zip(g_got, g_want):
+                assert_close(a, w, rtol=1e-4, atol=1e-5)
+    empty = _rnn_ops.gru_layer(x[:0], w_ih, w_hh, b, b, None)
+    assert tuple(empty[0].shape) == (0, 3, 2) and tuple(empty[1].shape) == (3, 2)

@@ -1,10 +1,10 @@
 """Fused recurrences: one operator runs a whole sequence of one RNN/LSTM/GRU layer.
 
-The input projection ``x @ W_ih.T + b`` of every time step is one GEMM done outside
-(by ``F.linear``); these operators take that projection ``xw`` of shape ``(T, B, G)`` and
-run the recurrence over time on backend arrays, keeping the per-step Python path to a
-few array calls. Their backward is backpropagation through time, also on arrays, with
-the recurrent weight's gradient as one GEMM over all steps.
+Each ``*_layer`` operator does the input projection ``W_ih @ x + b`` of every time step
+as one GEMM and runs the recurrence over time on backend arrays, keeping the per-step
+Python path to a few array calls; ``*_sequence`` takes a ready projection ``xw`` of shape
+``(T, B, G)`` instead. Their backward is backpropagation through time, also on arrays,
+with each weight's gradient as one GEMM over all steps.
 
 When the backward itself is recorded (``create_graph=True``), the gradients are instead
 derived from the same recurrence written with tessera's differentiable operations
@@ -18,8 +18,9 @@ from ...autograd import grad_mode
 from ...autograd.function import Function, _make_tensor
 from ...backend import get_array_module
 
-__all__ = ["lstm_layer", "lstm_sequence", "gru_sequence", "rnn_sequence", "lstm_reference",
-           "lstm_layer_reference", "gru_reference", "rnn_reference"]
+__all__ = ["lstm_layer", "lstm_sequence", "gru_layer", "gru_sequence", "rnn_layer",
+           "rnn_sequence", "lstm_reference", "lstm_layer_reference", "gru_reference",
+           "gru_layer_reference", "rnn_reference", "rnn_layer_reference"]
 
 
 def _logistic_(xp, a):
@@ -56,9 +57,10 @@ class _Recurrence(Function):
 
 def _shifted(xp, out, h0, reverse):
     """The hidden state each step started from: ``out`` shifted by one step in time."""
+    # Sliced to T steps: with T = 0 the concatenation would hold h0 alone.
     if reverse:
-        return xp.concatenate([out[1:], h0[None]])
-    return xp.concatenate([h0[None], out[:-1]])
+        return xp.concatenate([out[1:], h0[None]])[:len(out)]
+    return xp.concatenate([h0[None], out[:-1]])[:len(out)]
 
 
 def _regrad(reference, inputs, grads, **params):
@@ -251,104 +253,137 @@ def lstm_sequence(xw, w_hh, h0=None, c0=None, reverse=False):
 
 # == GRU ========================================================================================
 
-class GRUSequence(_Recurrence):
-    """``(xw, w_hh, b_hh, h0) -> (out, h_n)`` for one GRU layer and direction.
+class GRULayer(_Recurrence):
+    """``(x, w_ih, w_hh, b_ih, b_hh, h0) -> (out, h_n)`` for one GRU layer and direction.
 
-    ``xw`` is ``(T, B, 3H)`` with ``b_ih`` folded in; gates are ordered r, z, n, and
-    ``n = tanh(x_n + r * (h @ W_hn.T + b_hn))`` as in PyTorch.
+    ``x`` is ``(T, B, I)``; gates are ordered r, z, n, and
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`` as in PyTorch, so ``b_hh`` stays
+    inside the recurrence. Without ``w_ih`` (and ``b_ih``), ``x`` is the input projection
+    ``xw`` ``(T, B, 3H)`` with ``b_ih`` folded in.
+
+    Laid out feature-major like :class:`LSTMLayer`: each step's ``W_hh @ h.T`` is a
+    ``(3H, B)`` array, and the backward gathers the gate gradients of all steps so that
+    every weight, bias and input gradient is one GEMM (or sum).
     """
 
-    def forward(self, xw, w_hh, b_hh, h0, reverse):
-        xp = get_array_module(xw)
-        T, B, G = xw.shape
+    def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, reverse):
+        xp = get_array_module(x)
+        T, B = x.shape[:2]
+        G = w_hh.shape[0]
         H = G // 3
-        dt = xw.dtype
+        dt = x.dtype
         self.reverse = reverse
+        if w_ih is None:
+            x2 = None
+            proj = x.reshape(T * B, G).T.reshape(G, T, B)  # a view: read once per step
+        else:
+            x2 = x.reshape(T * B, x.shape[2])
+            proj = xp.matmul(w_ih, x2.T)
+            if b_ih is not None:
+                proj += b_ih[:, None]
+            proj = proj.reshape(G, T, B)
+        bh = None if b_hh is None else b_hh[:, None]
         h = xp.zeros((B, H), dt) if h0 is None else h0
-        w_t = xp.ascontiguousarray(w_hh.T)  # row-major operand: a faster GEMM per step
-        gates = xp.empty((T, B, G), dt)       # r, z, n (activated)
-        hn = xp.empty((T, B, H), dt)          # h @ W_hn.T + b_hn
+        gates = xp.empty((T, G, B), dt)    # activated r, z, n per step, feature-major
+        hn = xp.empty((T, H, B), dt)       # W_hn h + b_hn, which r scales
         out = xp.empty((T, B, H), dt)
-        hw = xp.empty((B, G), dt)
-        for t in _steps(T, reverse):
-            xp.matmul(h, w_t, out=hw)
-            if b_hh is not None:
-                hw += b_hh
-            a = gates[t]
-            rz = a[:, :2 * H]
-            xp.add(xw[t, :, :2 * H], hw[:, :2 * H], out=rz)
-            _sigmoid_(xp, rz)
-            r, z = a[:, :H], a[:, H:2 * H]
-            hn[t] = hw[:, 2 * H:]
-            n = a[:, 2 * H:]
-            xp.multiply(r, hn[t], out=n)
-            n += xw[t, :, 2 * H:]
-            xp.tanh(n, out=n)
-            # h' = n + z * (h - n)
-            h_new = out[t]
-            xp.subtract(h, n, out=h_new)
-            h_new *= z
-            h_new += n
-            h = h_new
-        self.saved = (gates, hn, out)
+        with np.errstate(over="ignore"):  # exp overflow in the sigmoid gives its limit, 0
+            for t in _steps(T, reverse):
+                a = gates[t]
+                xp.matmul(w_hh, h.T, out=a)
+                if bh is not None:
+                    a += bh
+                n = a[2 * H:]
+                hn[t] = n
+                rz = a[:2 * H]
+                rz += proj[:2 * H, t]
+                _logistic_(xp, rz)
+                n *= a[:H]
+                n += proj[2 * H:, t]
+                xp.tanh(n, out=n)
+                # h' = n + z (h - n)
+                h_new = out[t].T
+                xp.subtract(h.T, n, out=h_new)
+                h_new *= a[H:2 * H]
+                h_new += n
+                h = out[t]
+        self.saved = (x2, gates, hn, out)
         return out, h.copy()
 
     def backward(self, g_out, g_h):
         if grad_mode.is_grad_enabled():
-            return _regrad(gru_reference, self.saved_inputs, (g_out, g_h),
+            return _regrad(gru_layer_reference, self.saved_inputs, (g_out, g_h),
                            reverse=self.reverse)
-        xw, w_hh, b_hh, h0 = self.saved_inputs
-        gates, hn, out = self.saved
+        x, w_ih, w_hh, b_ih, b_hh, h0 = self.saved_inputs
+        x2, gates, hn, out = self.saved
         xp = get_array_module(gates)
-        T, B, G = gates.shape
+        T, G, B = gates.shape
         H = G // 3
         dt = gates.dtype
-        w = w_hh._data
         h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
+        h_prev = _shifted(xp, out, h0a, self.reverse)            # (T, B, H)
+        gq = gates.reshape(T, 3, H, B)
+        r, z, n = gq[:, 0], gq[:, 1], gq[:, 2]
+        # Every factor but dh, for all steps at once; with dh the gradient of h_t,
+        # dn_pre = dh (1 - z)(1 - n^2), dz_pre = dh (h_prev - n) z (1 - z),
+        # dr_pre = dn_pre hn r (1 - r), and W_hn h + b_hn receives dn_pre r.
+        dn = n * n
+        xp.subtract(1, dn, out=dn)
+        dn *= 1 - z
+        coef = xp.empty((T, 3, H, B), dt)  # gradients of W_hh h + b_hh per unit of dh
+        cr, cz, cn = coef[:, 0], coef[:, 1], coef[:, 2]
+        xp.subtract(1, r, out=cr)
+        cr *= r
+        cr *= hn
+        cr *= dn
+        xp.subtract(h_prev.transpose(0, 2, 1), n, out=cz)
+        cz *= z
+        xp.subtract(1, z, out=cn)
+        cz *= cn
+        xp.multiply(dn, r, out=cn)
         gout = g_out._data
-        dh_next = g_h._data.copy()
-        dxw = xp.empty((T, B, G), dt)
-        dhw = xp.empty((T, B, G), dt)
-        order = list(_steps(T, self.reverse))
-        h_prev_all = _shifted(xp, out, h0a, self.reverse)
-        for k in range(T - 1, -1, -1):
-            t = order[k]
-            a = gates[t]
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            h_prev = h_prev_all[t]
-            dh = dh_next
-            dh += gout[t]
-            dx = dxw[t]
-            dr_pre, dz_pre, dn_pre = dx[:, :H], dx[:, H:2 * H], dx[:, 2 * H:]
-            # n branch: dn = dh (1 - z), through tanh.
-            xp.multiply(dh, 1 - z, out=dn_pre)
-            dn_pre *= 1 - n * n
-            # z branch: dz = dh (h_prev - n), through sigmoid.
-            xp.subtract(h_prev, n, out=dz_pre)
-            dz_pre *= dh
-            dz_pre *= z * (1 - z)
-            # r branch: dr = dn_pre * hn, through sigmoid.
-            xp.multiply(dn_pre, hn[t], out=dr_pre)
-            dr_pre *= r * (1 - r)
-            d = dhw[t]
-            d[:, :2 * H] = dx[:, :2 * H]
-            xp.multiply(dn_pre, r, out=d[:, 2 * H:])
-            dh_next = dh * z
-            dh_next += d @ w
+        w_t = xp.ascontiguousarray(w_hh._data.T)  # (H, 3H): the faster GEMM operand
+        dh_all = xp.empty((T, H, B), dt)  # the gradient of each step's h_t
+        dh = xp.ascontiguousarray(g_h._data.T)
+        dh_w = xp.empty((H, B), dt)
+        for t in reversed(list(_steps(T, self.reverse))):
+            dh += gout[t].T
+            dh_all[t] = dh
+            c = coef[t]
+            c *= dh
+            dh *= z[t]
+            xp.matmul(w_t, c.reshape(G, B), out=dh_w)
+            dh += dh_w
         need = self.next_edges
-        dw = db = None
+        Dh = coef.reshape(T, G, B).transpose(1, 0, 2).reshape(G, T * B)
+        Dx = None
+        if need[0] is not None or need[1] is not None or need[3] is not None:
+            Dx = xp.empty((G, T, B), dt)
+            Dx[:2 * H] = Dh[:2 * H].reshape(2 * H, T, B)
+            xp.multiply(dn, dh_all, out=Dx[2 * H:].transpose(1, 0, 2))
+            Dx = Dx.reshape(G, T * B)
+        dx = dw_ih = dw_hh = db_ih = db_hh = None
+        if need[0] is not None:
+            if w_ih is None:
+                dx = Dx.T.reshape(T, B, G)
+            else:
+                dx = xp.matmul(Dx.T, w_ih._data).reshape(x.shape)
         if need[1] is not None:
-            dw = dhw.reshape(T * B, G).T @ h_prev_all.reshape(T * B, H)
+            dw_ih = Dx @ x2
         if need[2] is not None:
-            db = dhw.reshape(T * B, G).sum(0)
-        return (_make_tensor(dxw),
-                None if dw is None else _make_tensor(dw),
-                None if db is None else _make_tensor(db),
-                None if need[3] is None else _make_tensor(dh_next))
+            dw_hh = Dh @ h_prev.reshape(T * B, H)
+        if need[3] is not None:
+            db_ih = Dx.sum(1)
+        if need[4] is not None:
+            db_hh = Dh.sum(1)
+        return tuple(None if g is None else _make_tensor(g) for g in
+                     (dx, dw_ih, dw_hh, db_ih, db_hh,
+                      None if need[5] is None else xp.ascontiguousarray(dh.T)))
 
 
 def gru_reference(xw, w_hh, b_hh, h0, reverse=False):
-    """The GRU recurrence in differentiable tessera operations (same contract)."""
+    """The GRU recurrence in differentiable tessera operations (``gru_sequence``'s
+    contract)."""
     T, B, G = xw.shape
     H = G // 3
     h = ops.zeros(B, H, dtype=xw.dtype) if h0 is None else h0
@@ -367,73 +402,113 @@ def gru_reference(xw, w_hh, b_hh, h0, reverse=False):
     return ops.stack(outs), h
 
 
+def gru_layer_reference(x, w_ih, w_hh, b_ih, b_hh, h0, reverse=False):
+    """``gru_layer`` in differentiable tessera operations (same contract)."""
+    xw = x if w_ih is None else ops.linear(x, w_ih, b_ih)
+    return gru_reference(xw, w_hh, b_hh, h0, reverse)
+
+
+def gru_layer(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, reverse=False):
+    """Run one GRU layer over ``x`` (``(T, B, I)``): the input projection
+    ``x @ w_ih.T + b_ih`` and the recurrence with ``w_hh``, ``b_hh``; returns
+    ``(out, h_n)``."""
+    return GRULayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0, reverse=reverse)
+
+
 def gru_sequence(xw, w_hh, b_hh=None, h0=None, reverse=False):
-    """Run one GRU layer over ``xw`` (``(T, B, 3H)``); returns ``(out, h_n)``."""
-    return GRUSequence.apply(xw, w_hh, b_hh, h0, reverse=reverse)
+    """Run one GRU layer over ``xw`` (``(T, B, 3H)``, the input projection with ``b_ih``);
+    returns ``(out, h_n)``."""
+    return GRULayer.apply(xw, None, w_hh, None, b_hh, h0, reverse=reverse)
 
 
 # == Elman RNN ==================================================================================
 
-class RNNSequence(_Recurrence):
-    """``(xw, w_hh, h0) -> (out, h_n)`` with ``h' = act(xw_t + h @ W_hh.T)``, act tanh or
-    relu; ``xw`` is ``(T, B, H)`` with both biases folded in."""
+class RNNLayer(_Recurrence):
+    """``(x, w_ih, w_hh, b, h0) -> (out, h_n)`` for one Elman layer and direction:
+    ``h' = act(W_ih x + b + W_hh h)``, act tanh or relu.
 
-    def forward(self, xw, w_hh, h0, reverse, nonlinearity):
-        xp = get_array_module(xw)
-        T, B, H = xw.shape
-        dt = xw.dtype
+    ``x`` is ``(T, B, I)``; without ``w_ih`` (and ``b``), ``x`` is the input projection
+    ``xw`` ``(T, B, H)`` with both biases folded in. Feature-major like
+    :class:`LSTMLayer`: step ``t``'s state is the contiguous ``(H, B)`` array ``acts[t]``,
+    the right operand of the next step's GEMM.
+    """
+
+    def forward(self, x, w_ih, w_hh, b, h0, reverse, nonlinearity):
+        xp = get_array_module(x)
+        T, B = x.shape[:2]
+        H = w_hh.shape[0]
+        dt = x.dtype
         self.reverse, self.nonlinearity = reverse, nonlinearity
-        h = xp.zeros((B, H), dt) if h0 is None else h0
-        w_t = xp.ascontiguousarray(w_hh.T)  # row-major operand: a faster GEMM per step
-        out = xp.empty((T, B, H), dt)
+        if w_ih is None:
+            x2 = None
+            proj = x.reshape(T * B, H).T.reshape(H, T, B)  # a view: read once per step
+        else:
+            x2 = x.reshape(T * B, x.shape[2])
+            proj = xp.matmul(w_ih, x2.T)
+            if b is not None:
+                proj += b[:, None]
+            proj = proj.reshape(H, T, B)
+        h = xp.zeros((H, B), dt) if h0 is None else h0.T
+        acts = xp.empty((T, H, B), dt)
+        tanh = nonlinearity == "tanh"
         for t in _steps(T, reverse):
-            a = out[t]
-            xp.matmul(h, w_t, out=a)
-            a += xw[t]
-            if nonlinearity == "tanh":
+            a = acts[t]
+            xp.matmul(w_hh, h, out=a)
+            a += proj[:, t]
+            if tanh:
                 xp.tanh(a, out=a)
             else:
                 xp.maximum(a, 0, out=a)
             h = a
-        self.saved = out
-        return out, h.copy()
+        out = xp.ascontiguousarray(acts.transpose(0, 2, 1))
+        self.saved = (x2, acts, out)
+        return out, xp.ascontiguousarray(h.T)
 
     def backward(self, g_out, g_h):
         if grad_mode.is_grad_enabled():
-            return _regrad(rnn_reference, self.saved_inputs, (g_out, g_h),
+            return _regrad(rnn_layer_reference, self.saved_inputs, (g_out, g_h),
                            reverse=self.reverse, nonlinearity=self.nonlinearity)
-        xw, w_hh, h0 = self.saved_inputs
-        out = self.saved
-        xp = get_array_module(out)
-        T, B, H = out.shape
-        w = w_hh._data
-        h0a = xp.zeros((B, H), out.dtype) if h0 is None else h0._data
+        x, w_ih, w_hh, b, h0 = self.saved_inputs
+        x2, acts, out = self.saved
+        xp = get_array_module(acts)
+        T, H, B = acts.shape
+        dt = acts.dtype
+        if self.nonlinearity == "tanh":
+            d = acts * acts
+            xp.subtract(1, d, out=d)
+        else:
+            d = (acts > 0).astype(dt)
         gout = g_out._data
-        dh_next = g_h._data.copy()
-        dpre = xp.empty_like(out)
-        order = list(_steps(T, self.reverse))
-        for k in range(T - 1, -1, -1):
-            t = order[k]
-            dh = dh_next
-            dh += gout[t]
-            d = dpre[t]
-            if self.nonlinearity == "tanh":
-                xp.multiply(dh, 1 - out[t] * out[t], out=d)
-            else:
-                xp.multiply(dh, out[t] > 0, out=d)
-            dh_next = d @ w
+        w_t = xp.ascontiguousarray(w_hh._data.T)  # the faster GEMM operand
+        dh = xp.ascontiguousarray(g_h._data.T)
+        for t in reversed(list(_steps(T, self.reverse))):
+            dh += gout[t].T
+            dpre = d[t]
+            dpre *= dh                     # now the pre-activation gradient of step t
+            xp.matmul(w_t, dpre, out=dh)
+        D = xp.ascontiguousarray(d.transpose(1, 0, 2)).reshape(H, T * B)
         need = self.next_edges
-        dw = None
+        dx = dw_ih = dw_hh = db = None
+        if need[0] is not None:
+            if w_ih is None:
+                dx = D.T.reshape(T, B, H)
+            else:
+                dx = xp.matmul(D.T, w_ih._data).reshape(x.shape)
         if need[1] is not None:
-            h_prev = _shifted(xp, out, h0a, self.reverse)
-            dw = dpre.reshape(T * B, H).T @ h_prev.reshape(T * B, H)
-        return (_make_tensor(dpre),
-                None if dw is None else _make_tensor(dw),
-                None if need[2] is None else _make_tensor(dh_next))
+            dw_ih = D @ x2
+        if need[2] is not None:
+            h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
+            dw_hh = D @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H)
+        if need[3] is not None:
+            db = D.sum(1)
+        return tuple(None if g is None else _make_tensor(g) for g in
+                     (dx, dw_ih, dw_hh, db,
+                      None if need[4] is None else xp.ascontiguousarray(dh.T)))
 
 
 def rnn_reference(xw, w_hh, h0, reverse=False, nonlinearity="tanh"):
-    """The Elman recurrence in differentiable tessera operations (same contract)."""
+    """The Elman recurrence in differentiable tessera operations (``rnn_sequence``'s
+    contract)."""
     T, B, H = xw.shape
     h = ops.zeros(B, H, dtype=xw.dtype) if h0 is None else h0
     act = ops.tanh if nonlinearity == "tanh" else ops.relu
@@ -444,6 +519,19 @@ def rnn_reference(xw, w_hh, h0, reverse=False, nonlinearity="tanh"):
     return ops.stack(outs), h
 
 
+def rnn_layer_reference(x, w_ih, w_hh, b, h0, reverse=False, nonlinearity="tanh"):
+    """``rnn_layer`` in differentiable tessera operations (same contract)."""
+    xw = x if w_ih is None else ops.linear(x, w_ih, b)
+    return rnn_reference(xw, w_hh, h0, reverse, nonlinearity)
+
+
+def rnn_layer(x, w_ih, w_hh, b=None, h0=None, reverse=False, nonlinearity="tanh"):
+    """Run one Elman RNN layer over ``x`` (``(T, B, I)``): the input projection
+    ``x @ w_ih.T + b`` and the recurrence with ``w_hh``; returns ``(out, h_n)``."""
+    return RNNLayer.apply(x, w_ih, w_hh, b, h0, reverse=reverse, nonlinearity=nonlinearity)
+
+
 def rnn_sequence(xw, w_hh, h0=None, reverse=False, nonlinearity="tanh"):
     """Run one Elman RNN layer over ``xw`` (``(T, B, H)``); returns ``(out, h_n)``."""
-    return RNNSequence.apply(xw, w_hh, h0, reverse=reverse, nonlinearity=nonlinearity)
+    return RNNLayer.apply(xw, None, w_hh, None, h0, reverse=reverse,
+                          nonlinearity=nonlinearity)

@@ -2,7 +2,7 @@
 
 Parameter names, shapes, gate orders (LSTM i, f, g, o; GRU r, z, n) and initial states
 follow PyTorch, so checkpoints load unchanged. Each layer projects the inputs of all
-time steps with one GEMM and runs the recurrence in one fused operator
+time steps with one GEMM and runs the recurrence, both inside one fused operator
 (see ``_rnn_ops``).
 """
 
@@ -14,7 +14,7 @@ from ... import ops
 from .. import functional as F
 from .. import init
 from .module import Module
-from ._rnn_ops import gru_sequence, lstm_layer, rnn_sequence
+from ._rnn_ops import gru_layer, lstm_layer, rnn_layer
 from ._utils import empty_parameter
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -245,7 +245,7 @@ class RNN(RNNBase):
 
     def _layer(self, x, params, states, reverse):
         w_ih, w_hh, b = _fold_bias(params)
-        return rnn_sequence(F.linear(x, w_ih, b), w_hh, states[0], reverse, self.nonlinearity)
+        return rnn_layer(x, w_ih, w_hh, b, states[0], reverse, self.nonlinearity)
 
     def forward(self, input, hx=None):
         input, states, is_batched = self._prepare(input, None if hx is None else (hx,))
@@ -300,7 +300,7 @@ class GRU(RNNBase):
             w_ih, w_hh, b_ih, b_hh = params
         else:
             (w_ih, w_hh), b_ih, b_hh = params, None, None
-        return gru_sequence(F.linear(x, w_ih, b_ih), w_hh, b_hh, states[0], reverse)
+        return gru_layer(x, w_ih, w_hh, b_ih, b_hh, states[0], reverse)
 
     def forward(self, input, hx=None):
         input, states, is_batched = self._prepare(input, None if hx is None else (hx,))
@@ -366,12 +366,6 @@ class RNNCellBase(Module):
                                    f"{(input.shape[0], self.hidden_size)}")
         return input, states, is_batched
 
-    def _projected(self, input, fold):
-        b = None
-        if self.bias_ih is not None:
-            b = self.bias_ih + self.bias_hh if fold else self.bias_ih
-        return F.linear(input, self.weight_ih, b).unsqueeze(0)
-
 
 class RNNCell(RNNCellBase):
     """One step of an Elman RNN: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``."""
@@ -385,8 +379,9 @@ class RNNCell(RNNCellBase):
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         input, (hx,), is_batched = self._check(input, (hx,))
-        _, h = rnn_sequence(self._projected(input, True), self.weight_hh, hx, False,
-                            self.nonlinearity)
+        b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        _, h = rnn_layer(input.unsqueeze(0), self.weight_ih, self.weight_hh, b, hx, False,
+                         self.nonlinearity)
         return h if is_batched else h.squeeze(0)
 
 
@@ -412,5 +407,6 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, (hx,), is_batched = self._check(input, (hx,))
-        _, h = gru_sequence(self._projected(input, False), self.weight_hh, self.bias_hh, hx)
+        _, h = gru_layer(input.unsqueeze(0), self.weight_ih, self.weight_hh, self.bias_ih,
+                         self.bias_hh, hx)
         return h if is_batched else h.squeeze(0)
