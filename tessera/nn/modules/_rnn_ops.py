@@ -55,6 +55,31 @@ class _Recurrence(Function):
         self.saved = None
 
 
+def _project_inputs(xp, x, w_ih, b, rows):
+    """The input projection of every step, feature-major ``(rows, T, B)``, and ``x`` as a
+    ``(T*B, I)`` matrix (None when ``x`` is already the projection and ``w_ih`` absent)."""
+    T, B = x.shape[:2]
+    if w_ih is None:
+        return None, x.reshape(T * B, rows).T.reshape(rows, T, B)  # a view, read per step
+    x2 = x.reshape(T * B, x.shape[2])
+    proj = xp.matmul(w_ih, x2.T)
+    if b is not None:
+        proj += b[:, None]
+    return x2, proj.reshape(rows, T, B)
+
+
+def _input_grads(xp, D, x, x2, w_ih, need_dx, need_dw):
+    """``dx`` and ``dw_ih`` from the gate gradients ``D`` of all steps, ``(rows, T*B)``:
+    one GEMM each."""
+    dx = dw_ih = None
+    if need_dx:
+        dx = D.T.reshape(x.shape) if w_ih is None else \
+            xp.matmul(D.T, w_ih._data).reshape(x.shape)
+    if need_dw:
+        dw_ih = D @ x2
+    return dx, dw_ih
+
+
 def _shifted(xp, out, h0, reverse):
     """The hidden state each step started from: ``out`` shifted by one step in time."""
     # Sliced to T steps: with T = 0 the concatenation would hold h0 alone.
@@ -107,15 +132,7 @@ class LSTMLayer(_Recurrence):
         H = G // 4
         dt = x.dtype
         self.reverse = reverse
-        if w_ih is None:
-            x2 = None
-            proj = x.reshape(T * B, G).T.reshape(G, T, B)  # a view: read once per step
-        else:
-            x2 = x.reshape(T * B, x.shape[2])
-            proj = xp.matmul(w_ih, x2.T)
-            if b is not None:
-                proj += b[:, None]
-            proj = proj.reshape(G, T, B)
+        x2, proj = _project_inputs(xp, x, w_ih, b, G)
         h = xp.zeros((B, H), dt) if h0 is None else h0
         c = xp.zeros((H, B), dt) if c0 is None else c0.T
         gates = xp.empty((T, G, B), dt)    # activated i, f, g, o per step, feature-major
@@ -195,14 +212,8 @@ class LSTMLayer(_Recurrence):
             D[:, t] = dgates[t]
         D2 = D.reshape(G, T * B)
         need = self.next_edges
-        dx = dw_ih = dw_hh = db = None
-        if need[0] is not None:
-            if w_ih is None:
-                dx = D2.T.reshape(T, B, G)
-            else:
-                dx = xp.matmul(D2.T, w_ih._data).reshape(x.shape)
-        if need[1] is not None:
-            dw_ih = D2 @ x2
+        dx, dw_ih = _input_grads(xp, D2, x, x2, w_ih, need[0] is not None, need[1] is not None)
+        dw_hh = db = None
         if need[2] is not None:
             h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
             dw_hh = D2 @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H)
@@ -273,15 +284,7 @@ class GRULayer(_Recurrence):
         H = G // 3
         dt = x.dtype
         self.reverse = reverse
-        if w_ih is None:
-            x2 = None
-            proj = x.reshape(T * B, G).T.reshape(G, T, B)  # a view: read once per step
-        else:
-            x2 = x.reshape(T * B, x.shape[2])
-            proj = xp.matmul(w_ih, x2.T)
-            if b_ih is not None:
-                proj += b_ih[:, None]
-            proj = proj.reshape(G, T, B)
+        x2, proj = _project_inputs(xp, x, w_ih, b_ih, G)
         bh = None if b_hh is None else b_hh[:, None]
         h = xp.zeros((B, H), dt) if h0 is None else h0
         gates = xp.empty((T, G, B), dt)    # activated r, z, n per step, feature-major
@@ -362,14 +365,8 @@ class GRULayer(_Recurrence):
             Dx[:2 * H] = Dh[:2 * H].reshape(2 * H, T, B)
             xp.multiply(dn, dh_all, out=Dx[2 * H:].transpose(1, 0, 2))
             Dx = Dx.reshape(G, T * B)
-        dx = dw_ih = dw_hh = db_ih = db_hh = None
-        if need[0] is not None:
-            if w_ih is None:
-                dx = Dx.T.reshape(T, B, G)
-            else:
-                dx = xp.matmul(Dx.T, w_ih._data).reshape(x.shape)
-        if need[1] is not None:
-            dw_ih = Dx @ x2
+        dx, dw_ih = _input_grads(xp, Dx, x, x2, w_ih, need[0] is not None, need[1] is not None)
+        dw_hh = db_ih = db_hh = None
         if need[2] is not None:
             dw_hh = Dh @ h_prev.reshape(T * B, H)
         if need[3] is not None:
@@ -439,15 +436,7 @@ class RNNLayer(_Recurrence):
         H = w_hh.shape[0]
         dt = x.dtype
         self.reverse, self.nonlinearity = reverse, nonlinearity
-        if w_ih is None:
-            x2 = None
-            proj = x.reshape(T * B, H).T.reshape(H, T, B)  # a view: read once per step
-        else:
-            x2 = x.reshape(T * B, x.shape[2])
-            proj = xp.matmul(w_ih, x2.T)
-            if b is not None:
-                proj += b[:, None]
-            proj = proj.reshape(H, T, B)
+        x2, proj = _project_inputs(xp, x, w_ih, b, H)
         h = xp.zeros((H, B), dt) if h0 is None else h0.T
         acts = xp.empty((T, H, B), dt)
         tanh = nonlinearity == "tanh"
@@ -488,14 +477,8 @@ class RNNLayer(_Recurrence):
             xp.matmul(w_t, dpre, out=dh)
         D = xp.ascontiguousarray(d.transpose(1, 0, 2)).reshape(H, T * B)
         need = self.next_edges
-        dx = dw_ih = dw_hh = db = None
-        if need[0] is not None:
-            if w_ih is None:
-                dx = D.T.reshape(T, B, H)
-            else:
-                dx = xp.matmul(D.T, w_ih._data).reshape(x.shape)
-        if need[1] is not None:
-            dw_ih = D @ x2
+        dx, dw_ih = _input_grads(xp, D, x, x2, w_ih, need[0] is not None, need[1] is not None)
+        dw_hh = db = None
         if need[2] is not None:
             h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
             dw_hh = D @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H)
