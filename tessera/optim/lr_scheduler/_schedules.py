@@ -30,26 +30,33 @@ def _lambdas_load_state_dict(scheduler, state_dict):
             fn.__dict__.update(saved)
 
 
-class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``; one lambda, or one per parameter group."""
+def _per_group_lambdas(name, optimizer, lr_lambda):
+    """One lambda per parameter group (a single lambda serves every group)."""
+    _check_optimizer(name, optimizer)
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * len(optimizer.param_groups)
+    if len(lr_lambda) != len(optimizer.param_groups):
+        raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas, but got "
+                         f"{len(lr_lambda)}")
+    return list(lr_lambda)
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        _check_optimizer("LambdaLR", optimizer)
-        self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas, "
-                                 f"but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        super().__init__(optimizer, last_epoch)
+
+class _LambdaScheduler(LRScheduler):
+    """A schedule driven by per-group lambdas: their state (when they are objects) is saved."""
 
     def state_dict(self):
         return _lambdas_state_dict(self)
 
     def load_state_dict(self, state_dict):
         _lambdas_load_state_dict(self, state_dict)
+
+
+class LambdaLR(_LambdaScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``; one lambda, or one per parameter group."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        self.lr_lambdas = _per_group_lambdas("LambdaLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         self._warn_get_lr_outside_step()
@@ -57,30 +64,16 @@ class LambdaLR(LRScheduler):
                 for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """``lr *= lr_lambda(epoch)`` at every step after the first."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        _check_optimizer("MultiplicativeLR", optimizer)
-        self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"MultiplicativeLR: expected {len(optimizer.param_groups)} "
-                                 f"lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
+        self.lr_lambdas = _per_group_lambdas("MultiplicativeLR", optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"MultiplicativeLR: lr_lambda should be a function, but got "
                                 f"{type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
-
-    def state_dict(self):
-        return _lambdas_state_dict(self)
-
-    def load_state_dict(self, state_dict):
-        _lambdas_load_state_dict(self, state_dict)
 
     def get_lr(self):
         self._warn_get_lr_outside_step()
