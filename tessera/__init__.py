@@ -7,7 +7,8 @@
 tensor([2., 4., 6.])
 """
 
-from . import autograd, backend, ops
+from . import backend  # first: it sets process-wide options that must precede NumPy's loading
+from . import autograd, ops
 from ._tensor import Size, Tensor
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)

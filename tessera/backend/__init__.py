@@ -5,9 +5,11 @@ importing NumPy for work a GPU would do, so that a CuPy backend for "cuda" is
 a new module here rather than a rewrite of the operators (Chainer's design).
 """
 
-import numpy as np
+from . import process  # first: some settings must be made before NumPy loads OpenBLAS
 
-from . import dtypes
+import numpy as np  # noqa: E402
+
+from . import dtypes  # noqa: E402
 from .device import device, as_device, cpu
 from .random import Generator, default_generator, manual_seed, seed, initial_seed
 from .threads import get_num_threads, set_num_threads

@@ -1,36 +1,69 @@
-"""The number of threads the CPU backend's BLAS uses (``ts.set_num_threads``).
+"""How many threads the CPU backend uses (``ts.set_num_threads``), for BLAS and for
+tessera's own intra-operator loops (``parallel.py``).
 
 NumPy's BLAS (OpenBLAS) picks its thread count at start-up. Small models gain nothing
 from several threads, and on a busy machine spinning BLAS threads can make them several
-times slower, so PyTorch's knob is offered here. It needs ``threadpoolctl`` (installed
-with the ``train`` extra).
+times slower, so PyTorch's knob is offered here. The BLAS side goes through
+``threadpoolctl``; without it the count applies to tessera's loops only.
 """
 
-__all__ = ["set_num_threads", "get_num_threads"]
+import contextlib
+import os
 
-_limiter = None
+__all__ = ["set_num_threads", "get_num_threads", "blas_is_controllable", "single_threaded_blas"]
+
+_num_threads = None    # None until first asked: then BLAS's own count at start-up
+_blas = None           # threadpoolctl controllers of the BLAS libraries NumPy loaded
 
 
-def _controller():
-    try:
-        import threadpoolctl
-    except ImportError:
-        raise ImportError("set_num_threads needs threadpoolctl: pip install 'tessera[train]'") \
-            from None
-    return threadpoolctl
+def _blas_controllers():
+    global _blas
+    if _blas is None:
+        try:
+            import threadpoolctl
+        except ImportError:
+            _blas = []
+        else:
+            # Only user_api "blas": a process that also loaded PyTorch keeps its OpenMP pool.
+            _blas = [c for c in threadpoolctl.ThreadpoolController().lib_controllers
+                     if c.user_api == "blas"]
+    return _blas
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for the backend's matrix products from now on."""
-    global _limiter
+    """Use ``n`` threads for the backend's matrix products and loops from now on."""
+    global _num_threads
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    _limiter = _controller().threadpool_limits(limits=n, user_api="blas")
+    for blas in _blas_controllers():
+        blas.set_num_threads(n)
+    _num_threads = n
 
 
 def get_num_threads():
-    """The number of threads the backend's BLAS uses."""
-    info = _controller().threadpool_info()
-    counts = [i["num_threads"] for i in info if i.get("user_api") == "blas"]
-    return counts[0] if counts else 1
+    """The number of threads the backend uses."""
+    global _num_threads
+    if _num_threads is None:
+        counts = [blas.num_threads for blas in _blas_controllers()]
+        _num_threads = counts[0] if counts else (os.cpu_count() or 1)
+    return _num_threads
+
+
+def blas_is_controllable():
+    """Whether BLAS's thread count can be changed (threadpoolctl found NumPy's BLAS)."""
+    return bool(_blas_controllers())
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS calls run on the calling thread alone meanwhile, so that tessera's own threads
+    can each run GEMMs side by side without oversubscribing the cores."""
+    for blas in _blas_controllers():
+        blas.set_num_threads(1)
+    try:
+        yield
+    finally:
+        n = get_num_threads()
+        for blas in _blas_controllers():
+            blas.set_num_threads(n)

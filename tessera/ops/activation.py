@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend.parallel import parallel_for, pass_ns
 from ._util import make_tensor
 from .elementwise import (_erf_array, abs, add, clamp, div, erf, exp, mul, neg, sigmoid, sub,
                           tanh, where, zeros_scalar)
@@ -24,7 +25,12 @@ class Relu(Function):
     keeps_outputs = True
 
     def forward(self, x):
-        return np.maximum(x, 0)
+        if x.ndim == 0:
+            return np.maximum(x, 0)
+        y = np.empty(x.shape, x.dtype)
+        parallel_for(len(x), lambda a, b: np.maximum(x[a:b], 0, out=y[a:b]),
+                     pass_ns(x[:1].size))
+        return y
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -39,8 +45,16 @@ class ReluBackward(Function):
     keeps_inputs = True
 
     def forward(self, g, y):
-        out = np.array(y > 0, dtype=g.dtype)  # an array even for 0-d y (astype gives a scalar)
-        return np.multiply(out, g, out=out)
+        if g.shape != y.shape or y.ndim == 0:
+            out = np.array(y > 0, dtype=g.dtype)  # an array for 0-d y (astype gives a scalar)
+            return np.multiply(out, g, out=out)
+        out = np.empty(y.shape, g.dtype)
+
+        def rows(a, b):
+            np.greater(y[a:b], 0, out=out[a:b])
+            np.multiply(out[a:b], g[a:b], out=out[a:b])
+        parallel_for(len(y), rows, pass_ns(y[:1].size, 2))
+        return out
 
     def backward(self, gg):
         g, y = self.saved_inputs

@@ -21,11 +21,14 @@ a depthwise one no GEMM.
 other's adjoint.
 """
 
+import functools
+
 import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import dtypes
+from ..backend.parallel import gemm_ns, parallel_for
 from ._util import check_tensor, make_tensor
 from .elementwise import cast
 
@@ -86,6 +89,10 @@ class _Plan:
         # The input gradient's per-position patches (as large as an im2col block) are added
         # back in place: measured fastest in half-size blocks.
         self.dx_chunk = max(1, min(n, _CHUNK_BYTES // 2 // per_image))
+
+    def multiply_adds_per_image(self):
+        """Of one image's GEMM (its copies take a fraction of the GEMM's time)."""
+        return self.p * self.kg * self.o
 
     def block_size(self):
         """Elements of the largest pixel-major im2col block."""
@@ -227,15 +234,14 @@ def _weight_grad(x, g, plan):
     return _weight_from_matrix(dwm, plan)
 
 
-def _input_grad(w, g, plan, bias):
-    """The adjoint of the forward in its input (plus ``bias``): per block, the patch
-    gradients from a GEMM, added back onto a zeroed padded block, one add per kernel
-    position, and the block's interior copied out."""
+def _input_grad(w, g, plan, bias, dx):
+    """The adjoint of the forward in its input (plus ``bias``), written into ``dx``: per
+    block, the patch gradients from a GEMM, added back onto a zeroed padded block, one add
+    per kernel position, and the block's interior copied out."""
     n, c, (h, wd), (hp, wp) = plan.n, plan.c, plan.in_hw, plan.padded_hw()
     top, _, left, _ = plan.geom.padding
     groups, og, cg, (ho, wo) = plan.groups, plan.og, plan.cg, plan.out_hw
     (kh, kw), m_max = plan.kernel, plan.dx_chunk
-    dx = np.empty((n, c, h, wd), g.dtype)
     acc = np.empty(m_max * c * hp * wp, g.dtype)
     if plan.pixel_major:
         # One GEMM per kernel position, so that each position's patches are contiguous and
@@ -352,8 +358,12 @@ def _conv_forward(x, w, b, geom, out_hw=None):
         return _depthwise_forward(x, w, b, geom, out_hw)
     plan = _Plan(x.shape, w.shape, geom, out_hw, x.itemsize)
     y = np.empty((plan.n, o) + plan.out_hw, x.dtype)
-    if plan.n:
-        (_forward_pixel_major if plan.pixel_major else _forward_channel_major)(x, w, b, plan, y)
+    kernel = _forward_pixel_major if plan.pixel_major else _forward_channel_major
+
+    def images(start, stop):
+        xs = x[start:stop]
+        kernel(xs, w, b, _Plan(xs.shape, w.shape, geom, out_hw, x.itemsize), y[start:stop])
+    parallel_for(plan.n, images, gemm_ns(plan.multiply_adds_per_image()))
     return y
 
 
@@ -385,10 +395,17 @@ def _conv_backward(x, w, g, geom, w_shape, in_hw, need_dx, need_dw, bias=None):
         return _pointwise_backward(x, w, g, geom.groups, in_hw, need_dx, need_dw, bias)
     if _is_depthwise(w_shape, geom):
         return _depthwise_backward(x, w, g, geom, w_shape, in_hw, need_dx, need_dw, bias)
-    plan = _Plan((g.shape[0], w_shape[1] * geom.groups) + tuple(in_hw), w_shape, geom,
-                 g.shape[2:], g.itemsize)
-    dx = _input_grad(w, g, plan, bias) if need_dx else None
-    dw = _weight_grad(x, g, plan) if need_dw else None
+    n, c = g.shape[0], w_shape[1] * geom.groups
+    plan = _Plan((n, c) + tuple(in_hw), w_shape, geom, g.shape[2:], g.itemsize)
+    dx = np.empty((n, c) + tuple(in_hw), g.dtype) if need_dx else None
+
+    def images(start, stop):
+        sub = _Plan((stop - start, c) + tuple(in_hw), w_shape, geom, g.shape[2:], g.itemsize)
+        if need_dx:
+            _input_grad(w, g[start:stop], sub, bias, dx[start:stop])
+        return _weight_grad(x[start:stop], g[start:stop], sub) if need_dw else None
+    dws = parallel_for(n, images, gemm_ns(plan.multiply_adds_per_image() * (need_dx + need_dw)))
+    dw = functools.reduce(np.add, dws) if need_dw else None
     return dx, dw
 
 

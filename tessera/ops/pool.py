@@ -22,6 +22,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import dtypes
+from ..backend.parallel import parallel_for, pass_ns
 from ._util import check_tensor, make_tensor
 from .elementwise import abs as _abs
 from .activation import relu
@@ -169,15 +170,20 @@ def _max_pool_scatter(g, pos, win):
     dxp = np.empty(shape, g.dtype) if tiled else np.zeros(shape, g.dtype)
     disjoint = win.disjoint()
     finite = not _floating(g.dtype) or np.isfinite(g).all()
-    mask = np.empty(g.shape, bool)
-    for k, (rows, cols) in enumerate(win.positions()):
-        np.equal(pos, k, out=mask)
-        if disjoint and finite:
-            np.multiply(g, mask, out=dxp[:, :, rows, cols])
-        elif disjoint:
-            dxp[:, :, rows, cols] = np.where(mask, g, 0)
-        else:
-            dxp[:, :, rows, cols] += _select(mask, g)
+    positions = win.positions()
+
+    def images(start, stop):
+        gs, ps, dst = g[start:stop], pos[start:stop], dxp[start:stop]
+        mask = np.empty(gs.shape, bool)
+        for k, (rows, cols) in enumerate(positions):
+            np.equal(ps, k, out=mask)
+            if disjoint and finite:
+                np.multiply(gs, mask, out=dst[:, :, rows, cols])
+            elif disjoint:
+                dst[:, :, rows, cols] = np.where(mask, gs, 0)
+            else:
+                dst[:, :, rows, cols] += _select(mask, gs)
+    parallel_for(n, images, pass_ns(g[:1].size, 2 * len(positions)))
     return _crop(dxp, pads, win.in_hw)
 
 
@@ -258,6 +264,22 @@ def _tile_max(x, win, with_positions):
     index_dtype = np.uint8 if kh * kw <= 256 else np.int32
     out = np.empty((n, c, ho, wo), x.dtype)
     pos = np.empty((n, c, ho, wo), index_dtype) if with_positions else None
+
+    def images(start, stop):
+        _tile_max_into(x[start:stop], win, out[start:stop],
+                       None if pos is None else pos[start:stop])
+    parallel_for(n, images, pass_ns(c * ho * kh * wo * kw, 4 if with_positions else 2))
+    if with_positions and _floating(x.dtype) and np.isnan(out).any():
+        return out, None  # a NaN wins in PyTorch; np.greater cannot see it
+    return out, pos
+
+
+def _tile_max_into(x, win, out, pos):
+    """_tile_max of a chunk of images into ``out`` (and ``pos``), a block at a time."""
+    n, c = x.shape[:2]
+    (kh, kw), (ho, wo) = win.kernel, win.out_hw
+    with_positions = pos is not None
+    index_dtype = np.uint8 if kh * kw <= 256 else np.int32
     m = max(1, min(n, _BLOCK_BYTES // max(c * ho * kh * wo * kw * x.itemsize, 1)))
     size = m * c * ho * kh * wo  # one kernel column of a block
     colmax, buf = np.empty(size, x.dtype), np.empty(size, x.dtype)
@@ -280,9 +302,6 @@ def _tile_max(x, win, with_positions):
         if with_positions:
             _combine_positions(pos[n0:n0 + b], rpos, cpos, win, _carve(mask, quarter),
                                _carve(step, quarter))
-    if with_positions and _floating(x.dtype) and np.isnan(out).any():
-        return out, None  # a NaN wins in PyTorch; np.greater cannot see it
-    return out, pos
 
 
 def _combine_positions(pos, rows, cols, win, mask, step):
