@@ -1,0 +1,123 @@
+"""Intra-operator threads (tessera/backend/parallel.py) and the operators that use them."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import tessera as ts
+from tessera.backend import parallel, threads
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Every parallel_for splits, whatever the size and the process's BLAS settings."""
+    monkeypatch.setattr(parallel, "MIN_CHUNK_NS", 1e-9)
+    monkeypatch.setattr(parallel, "_can_share", True)
+    monkeypatch.setattr(threads, "_num_threads", 2)
+    monkeypatch.setattr(threads, "blas_is_controllable", lambda: True)
+
+
+def test_chunks_cover_the_range_in_order(split_everything):
+    seen = []
+    results = parallel.parallel_for(10, lambda a, b: seen.append((a, b)) or (a, b), 1.0)
+    assert results == [(0, 5), (5, 10)]
+    assert sorted(seen) == results
+
+
+def test_chunks_run_on_two_threads_at_once(split_everything):
+    barrier = threading.Barrier(2, timeout=10)  # deadlocks (times out) if run one by one
+    idents = parallel.parallel_for(2, lambda a, b: (barrier.wait(), threading.get_ident())[1],
+                                   1.0)
+    assert len(set(idents)) == 2
+
+
+def test_small_work_and_nested_regions_stay_on_the_caller(split_everything, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_CHUNK_NS", 1e9)
+    assert parallel.parallel_for(8, lambda a, b: (a, b), 1.0) == [(0, 8)]
+    monkeypatch.setattr(parallel, "MIN_CHUNK_NS", 1e-9)
+    inner = parallel.parallel_for(
+        4, lambda a, b: parallel.parallel_for(b - a, lambda c, d: (c, d), 1.0), 1.0)
+    assert inner == [[(0, 2)], [(0, 2)]]
+
+
+def test_an_error_in_a_chunk_propagates_after_all_chunks_finish(split_everything):
+    finished = []
+
+    def body(a, b):
+        if a > 0:
+            raise ValueError("chunk failed")
+        finished.append(a)
+    with pytest.raises(ValueError, match="chunk failed"):
+        parallel.parallel_for(4, body, 1.0)
+    assert finished == [0]
+    # The pool still works afterwards.
+    assert parallel.parallel_for(4, lambda a, b: b - a, 1.0) == [2, 2]
+
+
+def test_one_thread_means_no_split(split_everything, monkeypatch):
+    monkeypatch.setattr(threads, "_num_threads", 1)
+    assert parallel.parallel_for(100, lambda a, b: (a, b), 1.0) == [(0, 100)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_gets_a_fresh_pool(split_everything):
+    parallel.parallel_for(4, lambda a, b: None, 1.0)  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # the child: its pool's threads were not copied; a new pool must serve it
+        ok = parallel.parallel_for(4, lambda a, b: b - a, 1.0) == [2, 2]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _pair(shape, seed=0):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ts.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+@pytest.mark.parametrize("padding,stride", [(1, 1), (0, 2)])
+def test_split_convolution_matches_torch(split_everything, padding, stride):
+    (x, tx), (w, tw), (b, tb) = _pair((5, 4, 9, 9)), _pair((6, 4, 3, 3), 1), _pair((6,), 2)
+    y = ts.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
+    ty = TF.conv2d(tx, tw, tb, stride=stride, padding=padding)
+    g = np.random.default_rng(3).standard_normal(ty.shape).astype(np.float32)
+    y.backward(ts.tensor(g))
+    ty.backward(torch.tensor(g))
+    for mine, theirs in [(y, ty), (x.grad, tx.grad), (w.grad, tw.grad), (b.grad, tb.grad)]:
+        np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_split_max_pool_and_relu_match_torch(split_everything):
+    x, tx = _pair((5, 3, 8, 8))
+    y = ts.nn.functional.max_pool2d(ts.relu(x), 2)
+    ty = TF.max_pool2d(torch.relu(tx), 2)
+    g = np.random.default_rng(4).standard_normal(ty.shape).astype(np.float32)
+    y.backward(ts.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_process_settings_come_before_numpy_loads():
+    """Imported first, tessera sets OpenBLAS's idle timeout (unless the user did), and
+    TESSERA_TUNE_PROCESS=0 leaves the process alone."""
+    code = ("import os, tessera.backend.process as p; "
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), p.blas_threads_sleep_when_idle())")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    env.pop("TESSERA_TUNE_PROCESS", None)
+
+    def run(code, **extra):
+        out = subprocess.run([sys.executable, "-c", code], env={**env, **extra},
+                             capture_output=True, text=True, check=True)
+        return out.stdout.split()
+    assert run(code) == ["16", "True"]
+    assert run("import numpy; " + code) == ["None", "False"]
+    assert run(code, OPENBLAS_THREAD_TIMEOUT="8") == ["8", "True"]
+    assert run(code, TESSERA_TUNE_PROCESS="0") == ["None", "False"]
