@@ -57,9 +57,13 @@ def gemm_peak(n=2048, repeats=5):
 def _time_block(step, steps, settle=0.0):
     # Idle BLAS and OpenMP worker threads spin for a while after their last call (OpenBLAS
     # for ~0.1 s); without a pause, one library's spinning threads slow the other's block
-    # (measured: PyTorch's MLP step 2x slower right after tessera's).
+    # (measured: PyTorch's MLP step 2x slower right after tessera's). After the pause, one
+    # untimed step wakes the library's sleeping threads: on this VM the first wake-ups of
+    # an idle core take milliseconds (the CNN's first step after 0.25 s idle 45-68 ms, the
+    # next ones 26 ms), which a training loop running step after step never pays.
     if settle:
         time.sleep(settle)
+        step()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()

@@ -14,6 +14,7 @@ State values are Tensors as in PyTorch, except the scalar counters listed in
 """
 
 import copy
+import threading
 import warnings
 from collections import OrderedDict, defaultdict
 from itertools import chain
@@ -23,9 +24,26 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import _make_tensor, _RemovableHandle
-from ..backend import get_array_module
+from ..backend import get_array_module, get_num_threads
+from ..backend.parallel import parallel_for, pass_ns
 
 __all__ = ["Optimizer"]
+
+_lane = threading.local()  # .index: which lane's scratch buffers the current thread uses
+
+
+def _balanced_lanes(work, lanes):
+    """``work`` ((param, group) pairs) dealt into ``lanes`` lists of about equal total size:
+    largest first, each to the lightest lane. Parameters are independent, so lanes can
+    update at the same time; the order within a lane keeps the parameter order."""
+    if lanes <= 1 or len(work) <= 1:
+        return [work]
+    loads, assigned = [0] * lanes, [[] for _ in range(lanes)]
+    for i in sorted(range(len(work)), key=lambda i: -work[i][0]._data.size):
+        lightest = loads.index(min(loads))
+        assigned[lightest].append(i)
+        loads[lightest] += work[i][0]._data.size
+    return [[work[i] for i in sorted(ids)] for ids in assigned if ids]
 
 
 class Optimizer:
@@ -169,28 +187,40 @@ class Optimizer:
             with grad_mode.enable_grad():
                 loss = closure()
         self._opt_called = True
-        init_state, update, states = self._init_state, self._update, self.state
+        work = []
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                data, g = p._data, grad._data
-                if g.shape != data.shape:
-                    raise RuntimeError(f"{type(self).__name__}.step: a parameter of shape "
-                                       f"{data.shape} has a gradient of shape {g.shape}")
-                state = states[p]
-                if not state:
-                    if isinstance(data, np.generic):
-                        # A 0-d parameter stored as a NumPy scalar has no memory to update in
-                        # place: give it a 0-d array (nothing else can share a scalar).
-                        data = p._data = np.array(data)
-                    init_state(data, state, group)
-                # The rules write the arrays directly, so nothing here is recorded by
-                # autograd; the version bump lets saved-tensor checks see the write.
-                update(data, g, state, group)
-                p._version[0] += 1
+                if p.grad is not None:
+                    work.append((p, group))
+        for p, _ in work:
+            data, g = p._data, p.grad._data
+            if g.shape != data.shape:
+                raise RuntimeError(f"{type(self).__name__}.step: a parameter of shape "
+                                   f"{data.shape} has a gradient of shape {g.shape}")
+        lanes = _balanced_lanes(work, get_num_threads())
+        parallel_for(len(lanes), lambda a, b: [self._update_lane(lanes[i], i)
+                                               for i in range(a, b)],
+                     pass_ns(max(sum(p._data.size for p, _ in lane) for lane in lanes), 12))
+        for p, _ in work:
+            # The rules wrote the arrays directly, so nothing was recorded by autograd; the
+            # version bump lets saved-tensor checks see the write.
+            p._version[0] += 1
         return loss
+
+    def _update_lane(self, work, lane):
+        """Update the parameters of one lane (a thread's share), with that lane's scratch."""
+        _lane.index = lane
+        init_state, update, states = self._init_state, self._update, self.state
+        for p, group in work:
+            state = states[p]
+            data = p._data
+            if not state:
+                if isinstance(data, np.generic):
+                    # A 0-d parameter stored as a NumPy scalar has no memory to update in
+                    # place: give it a 0-d array (nothing else can share a scalar).
+                    data = p._data = np.array(data)
+                init_state(data, state, group)
+            update(data, p.grad._data, state, group)
 
     def _step_with_hooks(self, closure):
         args, kwargs = ((closure,) if closure is not None else ()), {}
@@ -219,10 +249,10 @@ class Optimizer:
     def _scratch(self, p, slot=0):
         """A temporary array shaped like ``p``, reused by every step and parameter.
 
-        One flat buffer per (dtype, slot) of the largest parameter's size serves all
-        parameters (updates run one at a time), so small models keep it in cache.
+        One flat buffer per (dtype, slot, lane) of the largest parameter's size serves all
+        parameters that lane updates (one at a time), so small models keep it in cache.
         """
-        key = (p.dtype, slot)
+        key = (p.dtype, slot, getattr(_lane, "index", 0))
         buf = self._scratch_buffers.get(key)
         n = p.size
         if buf is None or buf.size < n:

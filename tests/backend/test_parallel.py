@@ -121,3 +121,24 @@ def test_process_settings_come_before_numpy_loads():
     assert run("import numpy; " + code) == ["None", "False"]
     assert run(code, OPENBLAS_THREAD_TIMEOUT="8") == ["8", "True"]
     assert run(code, TESSERA_TUNE_PROCESS="0") == ["None", "False"]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD"])
+def test_split_optimizer_step_matches_torch(split_everything, name):
+    """Parameters dealt to two lanes (each with its own scratch) update as PyTorch's do."""
+    shapes = [(30, 20), (20,), (7, 30), (7,), (1,)]
+    ours = [ts.nn.Parameter(ts.tensor(_pair(s, i)[1].detach().numpy()))
+            for i, s in enumerate(shapes)]
+    theirs = [torch.nn.Parameter(torch.tensor(p.detach().numpy())) for p in ours]
+    kwargs = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
+    opt, topt = getattr(ts.optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs,
+                                                                                  **kwargs)
+    for step in range(3):
+        for p, tp in zip(ours, theirs):
+            g = np.random.default_rng(step).standard_normal(p.shape).astype(np.float32)
+            p.grad, tp.grad = ts.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+    for p, tp in zip(ours, theirs):
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
