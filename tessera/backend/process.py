@@ -6,8 +6,11 @@ the CNN benchmark (docs/performance.md):
 - OpenBLAS's idle threads spin for about 2**28 cycles (0.1 s) after each multi-threaded
   call, so a thread of tessera's own (``parallel.py``) that runs right after a GEMM shares
   its core with a spinning BLAS thread: conv(32->64) forward 4.6 ms alone, 9.8 ms after a
-  linear layer. ``OPENBLAS_THREAD_TIMEOUT=16`` (2**16 cycles, ~25 us) lets them sleep almost
-  at once, and was measured no slower for back-to-back GEMMs. OpenBLAS reads the variable
+  linear layer. ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20 cycles, ~0.4 ms) lets them sleep soon
+  after. Shorter is better for the CNN benchmark but makes the LSTM's per-step GEMMs (50-100
+  us apart) wake a sleeping thread each time; measured over the suite, 20 was the best
+  compromise (2**16: CNN 1.08-1.22 x PyTorch, LSTM 1.44; 2**20: CNN 1.17-1.25, LSTM 1.32-1.35;
+  OpenBLAS's default 2**28 makes splitting a loss). OpenBLAS reads the variable
   when it loads, so it is set here only if NumPy is not loaded yet, and never over a value
   the user set.
 - glibc gives freed memory at the top of the heap back to the OS, and serves large arrays
@@ -27,7 +30,7 @@ import sys
 
 __all__ = ["blas_threads_sleep_when_idle"]
 
-BLAS_THREAD_TIMEOUT = 16       # log2 of the cycles an idle OpenBLAS thread spins
+BLAS_THREAD_TIMEOUT = 20       # log2 of the cycles an idle OpenBLAS thread spins
 _MMAP_THRESHOLD = 32 << 20     # arrays below it come from the heap, which is kept ...
 _TRIM_THRESHOLD = 256 << 20    # ... unless more than this lies free at its top
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers

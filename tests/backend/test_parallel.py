@@ -117,7 +117,7 @@ def test_process_settings_come_before_numpy_loads():
         out = subprocess.run([sys.executable, "-c", code], env={**env, **extra},
                              capture_output=True, text=True, check=True)
         return out.stdout.split()
-    assert run(code) == ["16", "True"]
+    assert run(code) == ["20", "True"]
     assert run("import numpy; " + code) == ["None", "False"]
     assert run(code, OPENBLAS_THREAD_TIMEOUT="8") == ["8", "True"]
     assert run(code, TESSERA_TUNE_PROCESS="0") == ["None", "False"]
