@@ -4,7 +4,8 @@ tessera's own intra-operator loops (``parallel.py``).
 NumPy's BLAS (OpenBLAS) picks its thread count at start-up. Small models gain nothing
 from several threads, and on a busy machine spinning BLAS threads can make them several
 times slower, so PyTorch's knob is offered here. The BLAS side goes through
-``threadpoolctl``; without it the count applies to tessera's loops only.
+``threadpoolctl`` (a dependency; should it be missing, the count applies to tessera's loops
+only).
 """
 
 import contextlib
