@@ -12,16 +12,22 @@ def _leaf(lib, array):
     return lib.tensor(array, requires_grad=True)
 
 
-def overhead(lib):
-    """Four small operators forward and backward: the per-operator Python cost."""
+def overhead(lib, compiled=False):
+    """Four small operators forward and backward: the per-operator Python cost. With
+    ``compiled``, tessera runs them through ``ts.compile`` (PyTorch stays eager)."""
     rng = np.random.default_rng(0)
     x = _leaf(lib, rng.standard_normal((8, 8)).astype(np.float32))
     w = _leaf(lib, rng.standard_normal((8, 8)).astype(np.float32))
     b = _leaf(lib, rng.standard_normal(8).astype(np.float32))
 
+    def f(x, w, b):
+        return (x * w + b).tanh().sum()
+    if compiled and lib.__name__ != "torch":
+        f = lib.compile(f)
+
     def step():
         x.grad = w.grad = b.grad = None
-        (x * w + b).tanh().sum().backward()
+        f(x, w, b).backward()
     return step
 
 

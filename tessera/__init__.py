@@ -23,6 +23,8 @@ from .ops import *  # noqa: F401,F403
 from . import data, func, nn, optim, profiler, serialization, utils  # noqa: E402 - built on the above
 from . import keras, training  # noqa: E402
 from . import linalg  # noqa: E402
+from . import compiler  # noqa: E402 - traces and replays all of the above
+from .compiler import compile  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 half = float16
@@ -45,6 +47,7 @@ def numel(input):
 
 __all__ = ["Tensor", "Size", "autograd", "backend", "ops", "nn", "func", "optim", "profiler",
            "data", "utils", "serialization", "save", "load", "training", "keras", "linalg",
+           "compiler", "compile",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled",
            "device", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",

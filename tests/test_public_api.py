@@ -13,7 +13,8 @@ SNAPSHOT = pathlib.Path(__file__).with_name("public_api.json")
 MODULES = ["tessera", "tessera.autograd", "tessera.func", "tessera.nn", "tessera.nn.functional",
            "tessera.nn.init", "tessera.optim", "tessera.optim.lr_scheduler", "tessera.data",
            "tessera.serialization", "tessera.testing", "tessera.profiler", "tessera.training",
-           "tessera.keras", "tessera.keras.layers", "tessera.linalg"]
+           "tessera.keras", "tessera.keras.layers", "tessera.linalg",
+           "tessera.compiler"]
 
 
 def current_api():

@@ -366,6 +366,13 @@ class Module:
 
     # -- modes, gradients and conversion ------------------------------------------------
 
+    def compile(self, *args, **kwargs):
+        """Compile this module's forward with :func:`tessera.compile`, in place (PyTorch's
+        ``Module.compile``): calls, and their hooks, then run the compiled forward."""
+        from ...compiler import compile as compile_fn  # the compiler is built on nn
+
+        self.__dict__["forward"] = compile_fn(type(self).forward.__get__(self), *args, **kwargs)
+
     def train(self, mode=True):
         """Set training mode (``mode=True``) or evaluation mode on the whole tree."""
         if not isinstance(mode, bool):
