@@ -19,7 +19,7 @@ import numpy as np
 import tessera as ts
 
 from .workloads import cnn, mlp
-from .workloads._common import labels, normal, same_weights
+from .workloads._common import labels, normal, same_weights, train_step
 
 
 def overhead(compiled):
@@ -44,13 +44,7 @@ def training(module, make_optimizer, inputs, target, compiled):
     model = same_weights(module.make_model, ts)
     optimizer = make_optimizer(model)
     run = ts.compile(model) if compiled else model
-    loss_fn = ts.nn.functional.cross_entropy
-
-    def step():
-        optimizer.zero_grad()
-        loss_fn(run(inputs), target).backward()
-        optimizer.step()
-    return step
+    return train_step(run, optimizer, ts.nn.functional.cross_entropy, inputs, target)
 
 
 def inference(module, inputs, compiled):

@@ -28,7 +28,7 @@ from . import dataflow
 from .dataflow import TracedArray
 from .execute import execute
 from .graph import Graph, Value
-from .plan import Plan
+from .plan import Plan, resolve_params
 from .hooks import Patches
 from .tracer import Recorder
 
@@ -177,7 +177,7 @@ def _copy_nodes(source, graph, mapping):
     for v in source.live:
         mapping[v.index] = graph.add_live(v.kind, v.name, v.tensor)
     for node in source.nodes:
-        copy = graph.add_node(node.op, _map_params(node.params, mapping),
+        copy = graph.add_node(node.op, resolve_params(node.params, mapping),
                               [None if v is None else mapping[v.index] for v in node.inputs])
         copy.returns_tuple = node.returns_tuple
         for v in node.outputs:
@@ -185,17 +185,6 @@ def _copy_nodes(source, graph, mapping):
             if v.root is not v:
                 out.root = mapping[v.root.index].root
         copy.writes = [mapping[v.index].root for v in node.writes]
-
-
-def _map_params(p, mapping):
-    t = type(p)
-    if t is Value:
-        return mapping[p.index]
-    if t is dict:
-        return {k: _map_params(v, mapping) for k, v in p.items()}
-    if t is tuple or t is list:
-        return t(_map_params(v, mapping) for v in p)
-    return p
 
 
 def capture(fn, grads):

@@ -9,26 +9,25 @@ that backward needs, the instance and what its backward reads.
 import numpy as np
 
 from .. import backend
-from ..autograd import grad_mode
-from ..autograd.function import _make_tensor
 from .plan import resolve_params
 
 __all__ = ["CallState", "counter", "execute"]
-
-_state = grad_mode.state
 
 
 class CallState:
     """What one replay keeps for its backward: per kept node ``(fn, saved input arrays,
     saved output arrays, watched versions)``; the sources and their versions; the random
-    state of the forward (for a recomputation); the version counters of its storage."""
+    state of the forward and a copy of the sources it updates in place (for a
+    recomputation); the version counters of its storage."""
 
-    __slots__ = ("records", "sources", "versions", "rng", "counters")
+    __slots__ = ("records", "sources", "versions", "rng", "originals", "counters")
 
     def __init__(self, plan, inputs):
         self.sources = sources = list(inputs) + [t for _, t in plan.live]
         self.versions = [t._version[0] for t in sources]
         self.rng = backend.default_generator.get_state() if plan.random else None
+        self.originals = {position: sources[position]._data.copy()
+                          for position in set(plan.written_sources)}
         self.counters = {}
         self.records = []
 
@@ -69,17 +68,13 @@ def execute(plan, env, state=None):
 
 
 def _run_step(plan, step, env, state):
-    """A node with several outputs, parameters that are tensor data, a random draw that
-    precedes its Function, an in-place write or watched versions."""
-    if step.builder is None:
-        cls = step.cls
-        fn = cls.__new__(cls)
-        args = [env[s] for s in step.ins]
-        params = resolve_params(step.params, env) if step.resolve else step.params
-        out = fn.forward(*args, **params)
-    else:
-        args = [env[step.ins[0]]]
-        fn, out = _run_builder(step, args[0])
+    """A node with several outputs, parameters that are tensor data, an in-place write to
+    an intermediate or watched versions."""
+    cls = step.cls
+    fn = cls.__new__(cls)
+    args = [env[s] for s in step.ins]
+    params = resolve_params(step.params, env) if step.resolve else step.params
+    out = fn.forward(*args, **params)
     if step.multi:
         out = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
         for s, o in zip(step.outs, out):
@@ -97,17 +92,3 @@ def _run_step(plan, step, env, state):
                               (out if step.multi else (out,)) if step.save_out else None,
                               tuple([counter(plan, state, r)[0] for r in step.watch])))
 
-
-def _run_builder(step, x):
-    """Redraw and apply an operator whose random draw precedes its Function (dropout):
-    the same function as eager mode, so the same numbers for the same generator state."""
-    function, args = step.builder
-    t = _make_tensor(x)
-    t.requires_grad = True  # so that the operator's instance is its output's grad_fn
-    prev = _state.enabled
-    _state.enabled = True
-    try:
-        out = function(t, *args)
-    finally:
-        _state.enabled = prev
-    return out._node, out._data

@@ -68,15 +68,14 @@ class Node:
         inputs: input values (None for an absent optional input).
         outputs: output values.
         random: whether the operator draws random numbers (redrawn at each replay).
-        builder: for an operator whose random draw happens before its Function is applied
-            (dropout draws its mask, then applies ``Dropout``): ``(function, args)`` that
-            redraws and applies it on the input; its ``params`` are then those of the trace.
         writes: root values whose storage the node writes in place (their version counter
-            moves, as it does in eager mode).
+            moves, as it does in eager mode): an in-place operator's target, or an input
+            that the operator declares it updates (``op.updates_inputs``), which may be a
+            source (an input or a live tensor, such as batch norm's running statistics).
         returns_tuple: whether the operator's forward returns a tuple (even of one array).
     """
 
-    __slots__ = ("index", "op", "params", "inputs", "outputs", "random", "builder", "writes",
+    __slots__ = ("index", "op", "params", "inputs", "outputs", "random", "writes",
                  "returns_tuple")
 
     def __init__(self, index, op, params, inputs):
@@ -86,7 +85,6 @@ class Node:
         self.inputs = list(inputs)
         self.outputs = []
         self.random = False
-        self.builder = None
         self.writes = []
         self.returns_tuple = False
 
@@ -165,8 +163,6 @@ class Graph:
         for node in self.nodes:
             ins = ", ".join("None" if v is None else v.name for v in node.inputs)
             params = ", ".join(f"{k}={_param_str(p)}" for k, p in node.params.items())
-            if node.builder is not None:
-                params += f", redrawn by {node.builder[0].__name__}"
             names = ", ".join(v.name for v in node.outputs)
             types = ", ".join(v.type_str() for v in node.outputs)
             rows.append((names, node.name + (" (random)" if node.random else ""), ins, params,
@@ -186,8 +182,6 @@ class Graph:
         for node in self.nodes:
             ins = ", ".join("None" if v is None else v.name for v in node.inputs)
             params = ", ".join(f"{k}={_param_str(p)}" for k, p in node.params.items())
-            if node.builder is not None:
-                params += f", redrawn by {node.builder[0].__name__}"
             call = f"{node.name}({ins}{'; ' if ins and params else ''}{params})"
             outs = ", ".join(f"{v.name}: {v.type_str()}" for v in node.outputs)
             lines.append(f"    {outs} = {call}")

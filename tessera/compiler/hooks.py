@@ -4,13 +4,10 @@ Like the profiler, a trace replaces ``Function.apply`` for its duration, so that
 operator costs nothing more when no trace runs. It also replaces ``Tensor._data`` (outside
 an operator, a TracedArray view: see dataflow.py), the Tensor methods that read values
 into Python, NumPy's array factories (dataflow.py), the random generator's draws and
-seeding, dropout's mask drawing (recorded as a node that redraws it) and the backward
-engine's entry points.
+seeding, and the backward engine's entry points.
 :class:`Patches` installs them all and restores the originals, in reverse order, on exit.
 Traces are not thread-safe: the hooks are process-wide while one runs.
 """
-
-import importlib
 
 import numpy as np
 
@@ -25,8 +22,6 @@ __all__ = ["Patches", "DATA", "active"]
 
 active = None  # the Recorder of the running trace
 DATA = Tensor.__dict__["_data"]  # the slot descriptor of Tensor._data
-# tessera.ops exports a function named dropout, which hides the module of that name.
-_dropout = importlib.import_module("tessera.ops.dropout")
 
 
 class _DataDescriptor:
@@ -72,13 +67,6 @@ class Patches:
             if rec.depth or rec.off:
                 return original_apply(cls, *inputs, **params)
             return rec.apply(original_apply, cls, inputs, params)
-
-        original_noise = _dropout._noise
-
-        def noise(x, *args):
-            if rec.off:
-                return original_noise(x, *args)
-            return rec.builder(original_noise, x, args)
 
         def reads(name, method):
             def read(self, *args, **kwargs):
@@ -127,7 +115,6 @@ class Patches:
             for name in ("manual_seed", "seed", "set_state"):
                 self._set(backend.Generator, name,
                           reseeds(name, backend.Generator.__dict__[name]))
-            self._set(_dropout, "_noise", noise)
             for module in (engine, _tensor, autograd):
                 self._set(module, "run_backward", backward_inside(module.run_backward))
         except BaseException:

@@ -25,9 +25,9 @@ NONE, SOURCE, SOURCE_VIEW, WATCHED, PLAIN = range(5)
 class Step:
     """One node of a plan."""
 
-    __slots__ = ("node", "cls", "params", "resolve", "ins", "outs", "multi", "builder",
-                 "keep", "save_in", "save_out", "edges", "writes", "free", "out_meta", "watch",
-                 "in_recipe", "out_recipe")
+    __slots__ = ("node", "cls", "params", "resolve", "ins", "outs", "multi", "keep", "save_in",
+                 "save_out", "edges", "writes", "free", "out_meta", "watch", "in_recipe",
+                 "out_recipe")
 
 
 class Plan:
@@ -37,7 +37,8 @@ class Plan:
     Attributes used by the replay: ``steps``, ``table`` (the loop's view of them), ``kept``
     (the steps backward runs), ``grad_sources`` / ``grad_positions`` (sources whose gradient
     the region returns), ``region_outputs`` (returned values that require grad),
-    ``recipe`` (how to make each output leaf), ``roots`` (the storage of each slot).
+    ``recipe`` (how to make each output leaf), ``roots`` (the storage of each slot),
+    ``written_sources`` (the position of the source a node updates in place, per update).
     """
 
     def __init__(self, graph, input_requires, grad_enabled):
@@ -59,6 +60,8 @@ class Plan:
         for v in graph.live:
             req[v.index] = bool(v.tensor.requires_grad and grad_enabled)
         self.steps = [self._step(node, req) for node in graph.nodes]
+        self.written_sources = [self.source_position[v.index] for node in graph.nodes
+                                for v in node.writes if v.index in self.source_position]
         self.grad_sources = [v.index for v in sources if req[v.index]]
         self.grad_positions = [self.source_position[s] for s in self.grad_sources]
         self.region_outputs = list(dict.fromkeys(
@@ -83,9 +86,8 @@ class Plan:
         step = Step()
         step.node = node
         step.cls = node.op
-        step.builder = node.builder
         step.params = node.params
-        step.resolve = node.builder is None and next(_values(node.params), None) is not None
+        step.resolve = next(_values(node.params), None) is not None
         step.ins = tuple(self.none_slot if v is None else v.index for v in node.inputs)
         step.outs = tuple(v.index for v in node.outputs)
         step.multi = node.returns_tuple
@@ -99,7 +101,8 @@ class Plan:
         step.save_out = step.keep and node.op.keeps_outputs
         step.edges = tuple(_NEEDED if v is not None and req[v.index] else None
                            for v in node.inputs)
-        step.writes = tuple(v.index for v in node.writes)
+        # A source's version counter is moved once per replay, before it (see replay.run).
+        step.writes = tuple(v.index for v in node.writes if v.index not in self.source_position)
         step.out_meta = [(v.shape, v.dtype.np_dtype) for v in node.outputs]
         return step
 
@@ -124,7 +127,9 @@ class Plan:
         tensor's) or that the region writes in place is *watched*: its version when saved
         is recorded, to be checked in backward. Other intermediates cannot change."""
         def saved(step):
-            slots = (step.ins if step.save_in else ()) + (step.outs if step.save_out else ())
+            updated = getattr(step.cls, "updates_inputs", ())
+            ins = [s for i, s in enumerate(step.ins) if i not in updated]
+            slots = (ins if step.save_in else []) + list(step.outs if step.save_out else ())
             return [s for s in slots if s != self.none_slot]
 
         saved_roots = {self.roots[s] for step in self.steps for s in saved(step)}
@@ -134,7 +139,10 @@ class Plan:
         for step in self.steps:
             step.watch = tuple(self.roots[s] for s in saved(step)
                                if self.roots[s] in self.watched)
-            step.in_recipe = tuple(self._version_recipe(s) for s in step.ins)
+            # Inputs the operator updates in place are not saved (as Function._record).
+            updated = getattr(step.cls, "updates_inputs", ())
+            step.in_recipe = tuple((NONE, None) if i in updated else self._version_recipe(s)
+                                   for i, s in enumerate(step.ins))
             step.out_recipe = tuple(self._version_recipe(s) for s in step.outs)
 
     def _version_recipe(self, slot):
@@ -155,11 +163,10 @@ class Plan:
         free, step)``: ``get(env)`` gives the input arrays (the array itself when
         ``single``), ``keep`` says what backward keeps (1 the instance, 2 its inputs, 4 its
         outputs), and ``step`` is None for the common node (one array out, constant
-        params, no random redraw, no in-place write, nothing watched), run inline."""
+        params, no in-place write to an intermediate, nothing watched), run inline."""
         self.table = []
         for step in self.steps:
-            unusual = (step.builder or step.multi or step.resolve or step.writes
-                       or step.watch)
+            unusual = step.multi or step.resolve or step.writes or step.watch
             keep = (1 if step.keep else 0) | (2 if step.save_in else 0) | (
                 4 if step.save_out else 0)
             get = operator.itemgetter(*step.ins) if step.ins else _no_inputs
@@ -204,7 +211,8 @@ def _values(params):
 
 
 def resolve_params(p, env):
-    """``p`` with each Value replaced by ``env[value.index]`` (its current array)."""
+    """``p`` with each Value replaced by ``env[value.index]`` (its current array, or the
+    Value it maps to when a graph is copied)."""
     t = type(p)
     if t is Value:
         return env[p.index]

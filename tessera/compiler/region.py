@@ -7,7 +7,9 @@ summing gradients per value; what a node kept is released as soon as its backwar
 
 Gradients of gradients (``create_graph=True``), and a second backward after
 ``retain_graph=True``, differentiate an eager recomputation of the region from its
-sources, with the random state its forward had (the same dropout masks).
+sources, with the random state its forward had (the same dropout masks) and copies of
+the sources its operators update in place as they were before it (so that the live tensors
+are not updated twice).
 """
 
 import numpy as np
@@ -221,6 +223,10 @@ def recompute(plan, state):
     random state its forward had; returns the tensor of each slot."""
     tensors = {slot: state.sources[position]
                for slot, position in plan.source_position.items()}
+    for slot, position in plan.source_position.items():
+        original = state.originals.get(position)
+        if original is not None:
+            tensors[slot] = _make_tensor(original.copy())
     gen = backend.default_generator
     current = gen.get_state() if state.rng is not None else None
     if current is not None:
@@ -228,10 +234,7 @@ def recompute(plan, state):
     try:
         for step in plan.steps:
             ins = [None if s == plan.none_slot else tensors[s] for s in step.ins]
-            if step.builder is not None:
-                function, args = step.builder
-                out = function(ins[0], *args)
-            elif step.cls is Detach:
+            if step.cls is Detach:
                 out = ins[0].detach()
             else:
                 params = step.params

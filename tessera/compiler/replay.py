@@ -20,6 +20,8 @@ def run(plan, inputs):
         env[slot] = t._data
     for slot, t in plan.live:
         env[slot] = t._data
+    if plan.written_sources:
+        _count_writes(plan, inputs)
     state = CallState(plan, inputs) if plan.requires_grad else None
     execute(plan, env, state)
     region = None
@@ -37,6 +39,16 @@ def run(plan, inputs):
                          else (t._accumulator(), 0))
         region.next_edges = edges
     return _outputs(plan, env, inputs, region, state)
+
+
+def _count_writes(plan, inputs):
+    """Move the version counter of each source that an operator updates in place, once per
+    update, as eager mode does (before the nodes run: the versions a backward checks are
+    those after the call's own writes)."""
+    n = len(inputs)
+    for position in plan.written_sources:
+        t = inputs[position] if position < n else plan.live[position - n][1]
+        t._version[0] += 1
 
 
 def _outputs(plan, env, inputs, region, state):

@@ -25,15 +25,19 @@ forward hooks on submodules, and custom ``autograd.Function`` outputs. In-place 
 on the function's own intermediates (``x += y``, ``relu(inplace=True)``,
 ``x[:, 0] = v`` while recording gradients) are recorded: later uses see the new value.
 
-Randomness drawn inside an operator's forward (attention dropout) is redrawn by each
-replay. Dropout draws its mask before applying its ``Dropout`` Function; the tracer
-records it as a node that redraws the mask through the same function at each replay.
+An operator whose class declares ``updates_inputs`` (positions of inputs its forward
+updates in place, as batch norm's running statistics) may write into any tensor, a live
+one or an argument included: the node lists their storage in ``writes``, and each replay
+runs the same forward on the same arrays, so it makes the same update, and moves their
+version counters as eager mode does.
+
+Randomness drawn inside an operator's forward (dropout's mask, attention dropout) is
+redrawn by each replay.
 
 The hooks that report to the :class:`Recorder` are installed for the time of a trace
 only (``hooks.py``).
 """
 
-import importlib
 import inspect
 
 import numpy as np
@@ -48,8 +52,6 @@ from .structure import flatten, leaf_paths
 
 __all__ = ["trace", "record", "TraceResult", "Detach", "is_tracing"]
 
-# tessera.ops exports a function named dropout, which hides the module of that name.
-_dropout = importlib.import_module("tessera.ops.dropout")
 _DATA = hooks.DATA
 
 
@@ -150,7 +152,6 @@ class Recorder:
         self.strict = strict    # branches on data are refused too (see dataflow.py)
         self.off = False        # set once a problem is found: nothing more is recorded
         self.depth = 0          # > 0 inside Function.apply: the operator's own array work
-        self.in_builder = 0     # > 0 inside a function that draws, then applies, an operator
         self.drew = False       # whether the operator being applied drew random numbers
         self._entries = {}      # id(tensor) -> _Entry (tensors are kept alive by entries)
         self._by_node = {}      # (id(grad_fn), output_nr) -> value
@@ -211,7 +212,7 @@ class Recorder:
     def on_draw(self):
         if self.off:
             return
-        if self.depth or self.in_builder:
+        if self.depth:
             self.drew = True
         else:
             self.flag("it draws random numbers outside an operator (a random factory such "
@@ -402,6 +403,9 @@ class Recorder:
         node = self.graph.add_node(cls, graph_params, in_values)
         node.random = self.drew
         node.returns_tuple = type(out) is tuple
+        for i in getattr(cls, "updates_inputs", ()):
+            if i < len(inputs) and inputs[i] is not None:
+                self._updated(node, inputs[i], in_values[i])
         view_of = in_values[0] if cls.is_view and in_values else None
         for t in (out if node.returns_tuple else (out,)):
             raw = _DATA.__get__(t)
@@ -436,26 +440,33 @@ class Recorder:
             return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
         return p, p
 
-    def builder(self, original, x, args):
-        """A function that draws random numbers, then applies one operator to ``x``
-        (dropout's ``_noise``): recorded as that operator, redrawn by each replay."""
-        start = len(self.graph.nodes)
-        self.in_builder += 1
-        try:
-            out = original(x, *args)
-        finally:
-            self.in_builder -= 1
-        added = self.graph.nodes[start:]
-        if (len(added) != 1 or added[0].op is not _dropout.Dropout
-                or added[0].inputs[0] is not self.value_of(x)):
-            self.flag("dropout could not be recorded as one operator")
-            return out
-        node = added[0]
-        node.builder = (original, tuple(args))
-        p, noise_shape, alpha = args[:3]
-        node.params = {"p": p, "noise_shape": tuple(noise_shape), "alpha": alpha}
-        node.random = True
-        return out
+    def _updated(self, node, t, value):
+        """``node``'s operator updated tensor ``t`` (holding ``value``) in place, as its class
+        declares (``updates_inputs``): a replay runs the same forward on the same storage, so
+        the value keeps its name and the node records the write."""
+        name = node.op.__name__
+        if t.requires_grad:
+            self.flag(f"{name} updates {value.name} in place, a tensor that requires grad")
+            return
+        root = value.root
+        if root.is_source:
+            # A source's version is the same for the whole replay: an earlier operator that
+            # saved it for backward would not see the write (eager mode raises there).
+            for earlier in self.graph.nodes[:-1]:
+                if earlier.op.keeps_inputs and any(
+                        v is not None and v.root is root
+                        and i not in getattr(earlier.op, "updates_inputs", ())
+                        for i, v in enumerate(earlier.inputs)):
+                    self.flag(f"{name} updates {root.name} in place after {earlier.name} "
+                              "saved it for backward")
+                    return
+        node.writes.append(root)
+        # The operator's apply moves the version counter when it returns, as in-place writes
+        # do: the entries of the tensors on this storage expect that version.
+        version = t._version[0]
+        for entry in self._entries.values():
+            if entry.counter is t._version and entry.version == version:
+                entry.version = version + 1
 
 
 _DERIVED = object()

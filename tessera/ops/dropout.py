@@ -1,9 +1,10 @@
 """Dropout: elementwise, channel-wise (1d/2d/3d) and alpha dropout.
 
 Masks are drawn from tessera's default generator, so ``ts.manual_seed`` makes them
-reproducible. One Function serves every variant: ``out = input * scale + shift`` with a
-precomputed ``scale`` (the kept mask divided by the keep probability, broadcastable to the
-input) and an optional constant ``shift`` (alpha dropout's affine correction).
+reproducible. One Function serves every variant: ``out = input * scale + shift``, where its
+forward draws the mask of ``noise_shape`` (broadcastable to the input) and makes ``scale``
+(the kept mask divided by the keep probability) and, for alpha dropout, ``shift`` (its
+affine correction).
 """
 
 import warnings
@@ -23,11 +24,30 @@ _ALPHA = 1.7580993408473766
 
 
 class Dropout(Function):
-    def forward(self, x, scale, shift):
-        self.scale = scale
-        out = x * scale
-        if shift is not None:
-            out += shift
+    """``input * scale + shift`` with a fresh Bernoulli(1 - p) mask of ``noise_shape``
+    (broadcast against the input) drawn by the forward, so that each call (and each replay
+    of a compiled graph) draws its own."""
+
+    def forward(self, x, p, noise_shape, alpha):
+        # Half-precision inputs draw their mask in float32: NumPy has no bfloat16 generator.
+        draw = np.float64 if x.dtype == np.float64 else np.float32
+        if p == 1:
+            self.scale = np.zeros(noise_shape, dtype=draw).astype(x.dtype)
+            return x * self.scale
+        uniform = backend.default_generator.numpy.random(noise_shape, dtype=draw)
+        keep = uniform >= draw(p)
+        if not alpha:
+            scale = np.multiply(keep, draw(1.0 / (1.0 - p)), dtype=draw)
+            self.scale = scale.astype(x.dtype, copy=False)
+            return x * self.scale
+        # PyTorch's alpha dropout: a * (x * keep + alpha' * (1 - keep)) + b keeps mean and
+        # variance.
+        a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+        scale = np.multiply(keep, draw(a), dtype=draw)
+        shift = (keep.astype(draw) - 1) * draw(_ALPHA * a) + draw(_ALPHA * a * p)
+        self.scale = scale.astype(x.dtype, copy=False)
+        out = x * self.scale
+        out += shift.astype(x.dtype, copy=False)
         return out
 
     def backward(self, g):
@@ -40,26 +60,11 @@ def _check_p(p):
 
 
 def _noise(x, p, noise_shape, alpha, op):
-    """``input * scale + shift`` with a fresh Bernoulli(1 - p) mask of ``noise_shape``."""
-    data = x._data
-    if data.dtype.kind != "f" and data.dtype != dtypes.bfloat16.np_dtype:
+    """The ``Dropout`` operator on ``x`` (a floating point tensor)."""
+    dtype = x._data.dtype
+    if dtype.kind != "f" and dtype != dtypes.bfloat16.np_dtype:
         raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype}")
-    # Half-precision inputs draw their mask in float32: NumPy has no bfloat16 generator.
-    draw = np.float64 if data.dtype == np.float64 else np.float32
-    if p == 1:
-        keep = np.zeros(noise_shape, dtype=draw)
-        return Dropout.apply(x, scale=keep.astype(data.dtype), shift=None)
-    uniform = backend.default_generator.numpy.random(noise_shape, dtype=draw)
-    keep = uniform >= draw(p)
-    if not alpha:
-        scale = np.multiply(keep, draw(1.0 / (1.0 - p)), dtype=draw)
-        return Dropout.apply(x, scale=scale.astype(data.dtype, copy=False), shift=None)
-    # PyTorch's alpha dropout: a * (x * keep + alpha' * (1 - keep)) + b keeps mean and variance.
-    a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
-    scale = np.multiply(keep, draw(a), dtype=draw)
-    shift = (keep.astype(draw) - 1) * draw(_ALPHA * a) + draw(_ALPHA * a * p)
-    return Dropout.apply(x, scale=scale.astype(data.dtype, copy=False),
-                         shift=shift.astype(data.dtype, copy=False))
+    return Dropout.apply(x, p=p, noise_shape=tuple(noise_shape), alpha=alpha)
 
 
 def _apply(input, p, training, inplace, feature_dims, alpha, op):

@@ -5,6 +5,11 @@ Layer, batch (training), group, instance and RMS norm share one fused operator,
 parameters. Its backward is written with tessera operations: when no graph is recorded
 the statistics of the forward are reused as constants (cheap); when one is
 (``create_graph=True``) they are recomputed differentiably, so gradients of gradients work.
+
+Batch norm in training is :class:`BatchNorm`, a ``Normalize`` whose forward also updates
+the running statistics, which are its inputs, in place (as PyTorch's native batch_norm):
+an operator that declares ``updates_inputs`` (see :class:`UpdatesInputs`), so that a
+compiled replay makes the same update.
 """
 
 import numbers
@@ -86,7 +91,7 @@ class Normalize(Function):
         return tuple(i for i, s in enumerate(shape) if s == 1)
 
     def backward(self, g):
-        x, weight, bias = self.saved_inputs
+        x, weight, bias = self.saved_inputs[:3]
         if _state.enabled:
             return self._backward_graph(g, x, weight, bias)
         return self._backward_arrays(g._data, x._data, weight, bias)
@@ -143,6 +148,79 @@ class Normalize(Function):
             else:
                 gx = (gxhat - proj) * rstd
         return gx, gw, gb
+
+
+class UpdatesInputs(Function):
+    """Base of an operator whose forward updates some of its input arrays in place.
+
+    ``updates_inputs`` lists the positions of those inputs (an absent one, None, is
+    skipped). As for any in-place write, each such tensor's version counter moves by one
+    per call; the operator does not save them for backward (its backward must not read
+    them: the next call updates them again, which must not invalidate this graph). The
+    compiler's tracer reads the same attribute, so that a replay makes the same update.
+    """
+
+    updates_inputs = ()
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        out = super().apply(*inputs, **params)
+        for i in cls.updates_inputs:
+            if inputs[i] is not None:
+                inputs[i]._version[0] += 1
+        return out
+
+    def _record(self, inputs, out):
+        result = super()._record(inputs, out)
+        if self._saved is not None and self.keeps_inputs:
+            saved, versions, outs, out_versions = self._saved
+            updated = self.updates_inputs
+            self._saved = (tuple(None if i in updated else t for i, t in enumerate(saved)),
+                           tuple(None if i in updated else v for i, v in enumerate(versions)),
+                           outs, out_versions)
+        return result
+
+
+class BatchNorm(UpdatesInputs, Normalize):
+    """Batch norm in training: :class:`Normalize` over ``axes`` with the batch statistics,
+    which also update ``running_mean`` and ``running_var`` (inputs 3 and 4, None when not
+    tracked) in place: ``running = (1 - momentum) * running + momentum * batch`` (the
+    variance unbiased, as PyTorch)."""
+
+    updates_inputs = (3, 4)
+
+    def forward(self, x, weight, bias, running_mean, running_var, axes, eps, param_shape,
+                momentum):
+        work = _compute_dtype(x)
+        stats = _moments(x if x.dtype == work else x.astype(work), axes, True)
+        mean, var = stats[:2]
+        if running_mean is not None:
+            _update_running(running_mean, mean.reshape(-1), momentum)
+        if running_var is not None:
+            count = x.size // max(mean.size, 1)
+            _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+        return super().forward(x, weight, bias, axes, eps, param_shape, stats=stats)
+
+    def backward(self, g):
+        return super().backward(g) + (None, None)
+
+
+class CountBatch(UpdatesInputs):
+    """``counter += 1`` in place (a batch norm layer's ``num_batches_tracked``); returns the
+    new count. Not differentiable."""
+
+    updates_inputs = (0,)
+
+    def forward(self, counter):
+        counter += 1
+        return counter.copy()
+
+
+def count_batch(counter):
+    """Add one to ``counter`` (an integer tensor) in place, as an operator; returns it."""
+    check_tensor(counter, "count_batch")
+    CountBatch.apply(counter)
+    return counter
 
 
 def _check_float(input, op):
@@ -230,12 +308,10 @@ def _affine_constant_stats(input, mean, var, weight, bias, eps):
     return input * scale.reshape(view) + shift.reshape(view)
 
 
-def _update_running(running, batch_value, momentum):
-    """``running = (1 - momentum) * running + momentum * batch_value``, in place."""
-    data = running._data
+def _update_running(data, batch_value, momentum):
+    """``data = (1 - momentum) * data + momentum * batch_value``, in place (arrays)."""
     data *= 1 - momentum
     data += (momentum * batch_value).astype(data.dtype, copy=False)
-    running._version[0] += 1
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -266,17 +342,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{tuple(shape)}")
     axes = (0,) + tuple(range(2, len(shape)))
-    data = input._data
-    work = _compute_dtype(data)
-    stats = _moments(data if data.dtype == work else data.astype(work), axes, True)
-    mean, var = stats[:2]
-    if running_mean is not None:
-        _update_running(running_mean, mean.reshape(-1), momentum)
-    if running_var is not None:
-        _update_running(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
     param_shape = (-1,) + (1,) * (len(shape) - 2)
-    return Normalize.apply(input, weight, bias, axes=axes, eps=eps, param_shape=param_shape,
-                           stats=stats)
+    return BatchNorm.apply(input, weight, bias, running_mean, running_var, axes=axes, eps=eps,
+                           param_shape=param_shape, momentum=momentum)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -311,10 +379,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     stats = _moments(data if data.dtype == work else data.astype(work), axes, True)
     mean, var = stats[:2]
     if running_mean is not None:
-        _update_running(running_mean, mean.reshape(shape[:2]).mean(axis=0), momentum)
+        _update_running(running_mean._data, mean.reshape(shape[:2]).mean(axis=0), momentum)
+        running_mean._version[0] += 1
     if running_var is not None:
         unbiased = var.reshape(shape[:2]) * (count / (count - 1))
-        _update_running(running_var, unbiased.mean(axis=0), momentum)
+        _update_running(running_var._data, unbiased.mean(axis=0), momentum)
+        running_var._version[0] += 1
     param_shape = (-1,) + (1,) * (len(shape) - 2)
     return Normalize.apply(input, weight, bias, axes=axes, eps=eps, param_shape=param_shape,
                            stats=stats)

@@ -106,13 +106,33 @@ def test_hooks_on_submodules_are_refused():
     assert "submodule '1' has hooks" in result.problem
 
 
-def test_batch_norm_training_is_refused_and_eval_is_recorded():
+def test_batch_norm_training_is_recorded_with_its_updates_and_eval_too():
     bn = nn.BatchNorm1d(3)
     x = ts.randn(4, 3)
-    assert record(bn, (x,), {}).problem is not None  # batch statistics and running stats
+    graph = trace(bn, x)
+    assert graph.op_names() == ["CountBatch", "BatchNorm"]
+    count, norm = graph.nodes
+    assert [v.name for v in count.writes] == ["num_batches_tracked"]
+    assert [v.name for v in norm.writes] == ["running_mean", "running_var"]
+    assert int(bn.num_batches_tracked) == 1  # the trace ran the function once, eagerly
     bn.eval()
     graph = trace(bn, x)
+    assert not any(node.writes for node in graph.nodes)
     assert {v.name for v in graph.live} >= {"running_mean", "running_var", "weight", "bias"}
+
+
+def test_an_update_in_place_of_a_tensor_that_requires_grad_or_was_saved_is_refused():
+    mean, var = ts.zeros(3, requires_grad=True), ts.ones(3)
+    result = record(lambda x: nn.functional.batch_norm(x, mean, var, training=True),
+                    (ts.randn(4, 3),), {})
+    assert "BatchNorm updates const0 in place, a tensor that requires grad" in result.problem
+
+    def saved_first(x, w, mean, var):
+        return nn.functional.batch_norm(x * mean, mean, var, training=True) * w
+
+    args = (ts.randn(4, 3), ts.randn(3, requires_grad=True), ts.zeros(3), ts.ones(3))
+    result = record(saved_first, args, {})
+    assert "updates mean in place after Mul saved it" in result.problem
 
 
 def test_the_trace_returns_the_eager_result_and_restores_the_hooks():

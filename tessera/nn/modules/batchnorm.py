@@ -4,6 +4,7 @@ import warnings
 
 from ... import ops
 from ...backend import dtypes
+from ...ops.normalization import count_batch
 from .. import functional as F
 from .. import init
 from .module import Module
@@ -76,8 +77,7 @@ class _BatchNorm(_NormBase):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             counter = self.num_batches_tracked
-            counter._data += 1
-            counter._version[0] += 1
+            count_batch(counter)  # an operator, so that a compiled replay counts too
             # momentum=None: a cumulative average over all batches seen.
             factor = 1.0 / int(counter._data) if self.momentum is None else self.momentum
         if self.training:
