@@ -25,7 +25,7 @@ import numpy as np
 
 from . import grad_mode
 
-__all__ = ["Function", "AccumulateGrad", "sum_to_shape"]
+__all__ = ["Function", "UpdatesInputs", "AccumulateGrad", "sum_to_shape"]
 
 _state = grad_mode.state
 _sequence = itertools.count()
@@ -184,6 +184,37 @@ class Function:
             self._node_hooks = []
         self._node_hooks.append(hook)
         return _RemovableHandle(self._node_hooks, hook)
+
+
+class UpdatesInputs(Function):
+    """Base of an operator whose forward updates some of its input arrays in place.
+
+    ``updates_inputs`` lists the positions of those inputs (an absent one, None, is
+    skipped). As for any in-place write, each such tensor's version counter moves by one
+    per call; the operator does not save them for backward (its backward must not read
+    them: the next call updates them again, which must not invalidate this graph). The
+    compiler's tracer reads the same attribute, so that a replay makes the same update.
+    """
+
+    updates_inputs = ()
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        out = super().apply(*inputs, **params)
+        for i in cls.updates_inputs:
+            if inputs[i] is not None:
+                inputs[i]._version[0] += 1
+        return out
+
+    def _record(self, inputs, out):
+        result = super()._record(inputs, out)
+        if self._saved is not None and self.keeps_inputs:
+            saved, versions, outs, out_versions = self._saved
+            updated = self.updates_inputs
+            self._saved = (tuple(None if i in updated else t for i, t in enumerate(saved)),
+                           tuple(None if i in updated else v for i, v in enumerate(versions)),
+                           outs, out_versions)
+        return result
 
 
 class AccumulateGrad(Function):

@@ -8,7 +8,7 @@ the statistics of the forward are reused as constants (cheap); when one is
 
 Batch norm in training is :class:`BatchNorm`, a ``Normalize`` whose forward also updates
 the running statistics, which are its inputs, in place (as PyTorch's native batch_norm):
-an operator that declares ``updates_inputs`` (see :class:`UpdatesInputs`), so that a
+an operator that declares ``updates_inputs`` (see ``autograd.function.UpdatesInputs``), so that a
 compiled replay makes the same update.
 """
 
@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from ..autograd import grad_mode
-from ..autograd.function import Function, sum_to_shape
+from ..autograd.function import Function, UpdatesInputs, sum_to_shape
 from ._util import check_tensor, make_tensor
 from .elementwise import clamp, rsqrt
 from .reduce import norm as vector_norm
@@ -148,37 +148,6 @@ class Normalize(Function):
             else:
                 gx = (gxhat - proj) * rstd
         return gx, gw, gb
-
-
-class UpdatesInputs(Function):
-    """Base of an operator whose forward updates some of its input arrays in place.
-
-    ``updates_inputs`` lists the positions of those inputs (an absent one, None, is
-    skipped). As for any in-place write, each such tensor's version counter moves by one
-    per call; the operator does not save them for backward (its backward must not read
-    them: the next call updates them again, which must not invalidate this graph). The
-    compiler's tracer reads the same attribute, so that a replay makes the same update.
-    """
-
-    updates_inputs = ()
-
-    @classmethod
-    def apply(cls, *inputs, **params):
-        out = super().apply(*inputs, **params)
-        for i in cls.updates_inputs:
-            if inputs[i] is not None:
-                inputs[i]._version[0] += 1
-        return out
-
-    def _record(self, inputs, out):
-        result = super()._record(inputs, out)
-        if self._saved is not None and self.keeps_inputs:
-            saved, versions, outs, out_versions = self._saved
-            updated = self.updates_inputs
-            self._saved = (tuple(None if i in updated else t for i, t in enumerate(saved)),
-                           tuple(None if i in updated else v for i, v in enumerate(versions)),
-                           outs, out_versions)
-        return result
 
 
 class BatchNorm(UpdatesInputs, Normalize):
