@@ -88,8 +88,7 @@ def _compile_one(model, *, fullgraph, name, disable, recompile_limit, **_):
     limit = 8 if recompile_limit is None else recompile_limit
     if isinstance(model, Module):
         forward = type(model).forward.__get__(model)
-        compiled = Compiled(forward, fullgraph, limit,
-                                    name or f"{type(model).__name__}.forward")
+        compiled = Compiled(forward, fullgraph, limit, name or f"{type(model).__name__}.forward")
         return OptimizedModule(model, compiled)
     if not callable(model):
         raise TypeError(f"compile: expected a function or an nn.Module, got "
