@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from . import process, threads
 
-__all__ = ["parallel_for", "gemm_ns", "pass_ns", "MIN_CHUNK_NS"]
+__all__ = ["parallel_for", "threads_for", "gemm_ns", "pass_ns", "MIN_CHUNK_NS"]
 
 MIN_CHUNK_NS = 100_000
 
@@ -76,6 +76,14 @@ def _run_chunk(body, start, stop):
         _region.active = False
 
 
+def threads_for(ns):
+    """How many threads :func:`parallel_for` would give work of about ``ns`` nanoseconds
+    (1: it runs on the caller's thread)."""
+    if getattr(_region, "active", False) or not _threads_can_share_cores():
+        return 1
+    return max(1, min(threads.get_num_threads(), int(ns // MIN_CHUNK_NS)))
+
+
 def parallel_for(n, body, ns_per_item):
     """``[body(start, stop), ...]`` over contiguous chunks covering ``range(n)``, in order.
 
@@ -88,8 +96,8 @@ def parallel_for(n, body, ns_per_item):
             element: see ``gemm_ns`` and ``pass_ns``); a chunk gets at least
             ``MIN_CHUNK_NS``, since handing work to a thread costs tens of microseconds.
     """
-    workers = min(threads.get_num_threads(), int(n * ns_per_item // MIN_CHUNK_NS))
-    if workers <= 1 or getattr(_region, "active", False) or not _threads_can_share_cores():
+    workers = min(n, threads_for(n * ns_per_item))
+    if workers <= 1:
         return [body(0, n)]
     bounds = [n * i // workers for i in range(workers + 1)]
     with threads.single_threaded_blas():
