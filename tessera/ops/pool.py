@@ -279,7 +279,7 @@ def _tile_max_into(x, win, out, pos):
     n, c = x.shape[:2]
     (kh, kw), (ho, wo) = win.kernel, win.out_hw
     with_positions = pos is not None
-    index_dtype = np.uint8 if kh * kw <= 256 else np.int32
+    index_dtype = pos.dtype if with_positions else np.uint8
     m = max(1, min(n, _BLOCK_BYTES // max(c * ho * kh * wo * kw * x.itemsize, 1)))
     size = m * c * ho * kh * wo  # one kernel column of a block
     colmax, buf = np.empty(size, x.dtype), np.empty(size, x.dtype)
