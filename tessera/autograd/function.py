@@ -43,6 +43,15 @@ _FREED = ("freed",)  # what a released node keeps instead of its saved values
 _Tensor = None
 
 
+def _differentiable(out):
+    """Whether any output of a forward (an array or a tuple of arrays) can carry a gradient."""
+    for o in (out if type(out) is tuple else (out,)):
+        dtype = getattr(o, "dtype", None)
+        if dtype is None or dtype.kind in "fc" or dtype == _BFLOAT16:
+            return True
+    return False
+
+
 def _make_tensor(data, node=None, output_nr=0):
     if type(data) is not np.ndarray:  # NumPy reductions return scalars; tensors hold arrays
         data = np.asarray(data)
@@ -83,7 +92,9 @@ class Function:
         if _state.enabled:
             for t in inputs:
                 if t is not None and t.requires_grad:
-                    return fn._record(inputs, out)
+                    if _differentiable(out):
+                        return fn._record(inputs, out)
+                    break  # integer and boolean results (comparisons, indices) start no graph
         if type(out) is not tuple:
             out = _make_tensor(out)
             if cls.is_view:

@@ -341,7 +341,7 @@ class Recorder:
         origin = self.origin_of(raw, t)
         if origin is _DERIVED:
             self.flag("it uses a tensor computed from tensor data outside the operators "
-                      "(a comparison, rounding, argmax or mask made on arrays); a replay "
+                      "(NumPy work on a tensor's data, such as index arrays); a replay "
                       "would reuse the values of the trace")
         elif origin is not None and origin is not t:
             value = self.value_of(origin)

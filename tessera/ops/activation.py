@@ -65,8 +65,15 @@ def relu(input, inplace=False):
     if inplace:
         return input.relu_()
     if not input.is_floating_point():
-        return make_tensor(np.maximum(input._data, 0))
+        return IntRelu.apply(input)
     return Relu.apply(input)
+
+
+class IntRelu(Function):
+    """``relu`` of an integer (or bool) tensor: no gradient."""
+
+    def forward(self, x):
+        return np.maximum(x, 0)
 
 
 def relu6(input, inplace=False):

@@ -166,7 +166,7 @@ def div(input, other, *, rounding_mode=None):
         a, b = promote_operands("div", input, other)
         if a.is_floating_point():
             return trunc(_binary(Div, a, b, "div"))
-        return _nondiff_binary(lambda x, y: np.trunc(x / y).astype(x.dtype), a, b, "div")
+        return _nondiff_binary(TruncDivide, a, b, "div")
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
 
@@ -175,11 +175,56 @@ divide = div
 true_divide = div
 
 
-def _nondiff_binary(fn, a, b, name):
+def _no_grad(t):
+    """``t`` cut from the graph: the result of an operator without gradient (zero almost
+    everywhere) does not require grad."""
+    return t.detach() if t.requires_grad else t
+
+
+def _nondiff_binary(op_cls, a, b, name):
     a, b = promote_operands(name, a, b)
     broadcast_shapes(name, a._data.shape, b._data.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return make_tensor(fn(a._data, b._data))
+    return op_cls.apply(_no_grad(a), _no_grad(b))
+
+
+class TruncDivide(Function):
+    """Integer division rounded toward zero (no gradient)."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.trunc(a / b).astype(a.dtype)
+
+
+class FloorDivide(Function):
+    """Division rounded down (no gradient)."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(a, b)
+
+
+class IntRemainder(Function):
+    """``remainder`` of integers (no gradient)."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(a, b)
+
+
+class IntFmod(Function):
+    """``fmod`` of integers (no gradient)."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(a, b)
+
+
+class IntPow(Function):
+    """``pow`` of integers (no gradient)."""
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(a, b)
 
 
 def _int_zero_division_check(name, b):
@@ -190,7 +235,7 @@ def _int_zero_division_check(name, b):
 def floor_divide(input, other):
     a, b = promote_operands("floor_divide", input, other)
     _int_zero_division_check("floor_divide", b)
-    return _nondiff_binary(np.floor_divide, a, b, "floor_divide")
+    return _nondiff_binary(FloorDivide, a, b, "floor_divide")
 
 
 class Remainder(Function):
@@ -221,7 +266,7 @@ def remainder(input, other):
     a, b = promote_operands("remainder", input, other)
     if not a.is_floating_point():
         _int_zero_division_check("remainder", b)
-        return _nondiff_binary(np.remainder, a, b, "remainder")
+        return _nondiff_binary(IntRemainder, a, b, "remainder")
     return _binary(Remainder, a, b, "remainder")
 
 
@@ -229,7 +274,7 @@ def fmod(input, other):
     a, b = promote_operands("fmod", input, other)
     if not a.is_floating_point():
         _int_zero_division_check("fmod", b)
-        return _nondiff_binary(np.fmod, a, b, "fmod")
+        return _nondiff_binary(IntFmod, a, b, "fmod")
     return _binary(Fmod, a, b, "fmod")
 
 
@@ -274,6 +319,13 @@ class Pow(Function):
         return ga, gb
 
 
+class IntPowScalar(Function):
+    """An integer tensor to a non-negative integer power (no gradient)."""
+
+    def forward(self, x, exponent):
+        return np.power(x, exponent)
+
+
 def zeros_scalar(like):
     return make_tensor(np.zeros((), like._data.dtype))
 
@@ -287,13 +339,13 @@ def pow(input, exponent):
             not isinstance(exponent, bool):
         if input.is_floating_point() or (isinstance(exponent, numbers.Integral) and exponent >= 0):
             if not input.is_floating_point():
-                return make_tensor(np.power(input._data, exponent))
+                return IntPowScalar.apply(input, exponent=exponent)
             return PowScalar.apply(input, exponent=exponent)
     a, b = promote_operands("pow", input, exponent)
     if not a.is_floating_point():
         if np.any(b._data < 0):
             raise RuntimeError("pow: integers to negative integer powers are not allowed.")
-        return _nondiff_binary(np.power, a, b, "pow")
+        return _nondiff_binary(IntPow, a, b, "pow")
     return _binary(Pow, a, b, "pow")
 
 
@@ -400,11 +452,18 @@ class Abs(Function):
 
 
 def abs(input):
-    return Abs.apply(input) if input.is_floating_point() else make_tensor(np.abs(input._data))
+    return Abs.apply(input)
+
+
+class Sign(Function):
+    """-1, 0 or 1 (no gradient: the result does not require grad)."""
+
+    def forward(self, x):
+        return np.sign(x)
 
 
 def sign(input):
-    return make_tensor(np.sign(input._data))
+    return Sign.apply(_no_grad(input))
 
 
 class Exp(Function):
@@ -729,18 +788,27 @@ class Erf(Function):
 erf = _unary(Erf, "erf")
 
 
+class Erfinv(Function):
+    """Inverse error function by Newton steps on erf (no gradient)."""
+
+    def forward(self, x, dtype):
+        y = np.clip(x.astype(np.float64), -1 + 1e-16, 1 - 1e-16)
+        w = -np.log((1.0 - y) * (1.0 + y))
+        guess = np.sign(y) * np.sqrt(np.sqrt((2 / (math.pi * 0.147) + w / 2) ** 2 - w / 0.147)
+                                     - (2 / (math.pi * 0.147) + w / 2))
+        for _ in range(3):
+            guess = guess - (_erf_array(guess) - y) / (2 / math.sqrt(math.pi)
+                                                       * np.exp(-guess ** 2))
+        guess = np.where(x >= 1, np.inf, np.where(x <= -1, -np.inf, guess))
+        return guess.astype(dtype)
+
+
 def erfinv(input):
     """Inverse error function by Newton steps on erf (no gradient)."""
-    x = _float_input(input, "erfinv")._data.astype(np.float64)
-    y = np.clip(x, -1 + 1e-16, 1 - 1e-16)
-    w = -np.log((1.0 - y) * (1.0 + y))
-    guess = np.sign(y) * np.sqrt(np.sqrt((2 / (math.pi * 0.147) + w / 2) ** 2 - w / 0.147)
-                                 - (2 / (math.pi * 0.147) + w / 2))
-    for _ in range(3):
-        guess = guess - (_erf_array(guess) - y) / (2 / math.sqrt(math.pi) * np.exp(-guess ** 2))
-    guess = np.where(x >= 1, np.inf, np.where(x <= -1, -np.inf, guess))
-    return make_tensor(guess.astype(input._data.dtype if input.is_floating_point()
-                                    else dtypes.get_default_dtype().np_dtype))
+    x = _float_input(input, "erfinv")
+    dtype = input._data.dtype if input.is_floating_point() else \
+        dtypes.get_default_dtype().np_dtype
+    return Erfinv.apply(_no_grad(x), dtype=dtype)
 
 
 # == clamping and selection =======================================================================
@@ -776,13 +844,20 @@ def clamp(input, min=None, max=None):
         if any(isinstance(v, float) for v in (min, max)):
             input = cast(input, dtypes.get_default_dtype())
         else:
-            return make_tensor(np.clip(input._data, min, max))
+            return ClampInt.apply(input, lo=min, hi=max)
     t = input._data.dtype.type
     return Clamp.apply(input, lo=None if min is None else t(min),
                        hi=None if max is None else t(max))
 
 
 clip = clamp
+
+
+class ClampInt(Function):
+    """``clamp`` of an integer tensor by Python numbers (no gradient)."""
+
+    def forward(self, x, lo, hi):
+        return np.clip(x, lo, hi)
 
 
 class Where(Function):
@@ -814,43 +889,122 @@ def where(condition, input=None, other=None):
     return Where.apply(condition, a, b)
 
 
-def _rounding(fn, name):
-    def op(input, **kwargs):
-        return make_tensor(fn(input._data, **kwargs) if input.is_floating_point()
-                           else input._data.copy())
+class Floor(Function):
+    def forward(self, x):
+        return np.floor(x)
+
+
+class Ceil(Function):
+    def forward(self, x):
+        return np.ceil(x)
+
+
+class Trunc(Function):
+    def forward(self, x):
+        return np.trunc(x)
+
+
+class Round(Function):
+    def forward(self, x, decimals):
+        return np.round(x, decimals)
+
+
+def _rounding(op_cls, name):
+    def op(input):
+        if not input.is_floating_point():
+            return Clone.apply(input)
+        return op_cls.apply(_no_grad(input))
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} (no gradient: zero almost everywhere)."
     return op
 
 
-floor = _rounding(np.floor, "floor")
-ceil = _rounding(np.ceil, "ceil")
-trunc = _rounding(np.trunc, "trunc")
+floor = _rounding(Floor, "floor")
+ceil = _rounding(Ceil, "ceil")
+trunc = _rounding(Trunc, "trunc")
 
 
 def round(input, *, decimals=0):
+    """Elementwise round, half to even (no gradient: zero almost everywhere)."""
     if not input.is_floating_point():
-        return make_tensor(input._data.copy())
-    return make_tensor(np.round(input._data, decimals))
+        return Clone.apply(input)
+    return Round.apply(_no_grad(input), decimals=decimals)
 
 
 def frac(input):
     return sub(input, trunc(input))
 
 
+class NanToNum(Function):
+    """NaN and infinities replaced (no gradient: :func:`nan_to_num` routes it by a mask)."""
+
+    def forward(self, x, nan, posinf, neginf):
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
-    mask = np.isfinite(input._data)
-    fixed = make_tensor(np.nan_to_num(input._data, nan=nan, posinf=posinf, neginf=neginf))
-    return where(make_tensor(mask), input, fixed)
+    fixed = NanToNum.apply(_no_grad(input), nan=nan, posinf=posinf, neginf=neginf)
+    return where(isfinite(input), input, fixed)
 
 
 # == comparisons and logic (no gradients) =========================================================
+# Bool (or integer) results: Functions without backward, so that the tracer records them.
 
-def _compare(ufunc, name):
+class Eq(Function):
+    def forward(self, a, b):
+        return np.equal(a, b)
+
+
+class Ne(Function):
+    def forward(self, a, b):
+        return np.not_equal(a, b)
+
+
+class Lt(Function):
+    def forward(self, a, b):
+        return np.less(a, b)
+
+
+class Le(Function):
+    def forward(self, a, b):
+        return np.less_equal(a, b)
+
+
+class Gt(Function):
+    def forward(self, a, b):
+        return np.greater(a, b)
+
+
+class Ge(Function):
+    def forward(self, a, b):
+        return np.greater_equal(a, b)
+
+
+class LogicalAnd(Function):
+    def forward(self, a, b):
+        return np.logical_and(a, b)
+
+
+class LogicalOr(Function):
+    def forward(self, a, b):
+        return np.logical_or(a, b)
+
+
+class LogicalXor(Function):
+    def forward(self, a, b):
+        return np.logical_xor(a, b)
+
+
+class LogicalNot(Function):
+    def forward(self, x):
+        return np.logical_not(x)
+
+
+def _compare(op_cls, name):
     def op(input, other):
         a, b = promote_operands(name, input, other)
         try:
-            return make_tensor(ufunc(a._data, b._data))
+            return op_cls.apply(a, b)
         except ValueError:
             broadcast_shapes(name, a._data.shape, b._data.shape)
             raise
@@ -859,66 +1013,106 @@ def _compare(ufunc, name):
     return op
 
 
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
-logical_and = _compare(np.logical_and, "logical_and")
-logical_or = _compare(np.logical_or, "logical_or")
-logical_xor = _compare(np.logical_xor, "logical_xor")
+eq = _compare(Eq, "eq")
+ne = _compare(Ne, "ne")
+lt = _compare(Lt, "lt")
+le = _compare(Le, "le")
+gt = _compare(Gt, "gt")
+ge = _compare(Ge, "ge")
+logical_and = _compare(LogicalAnd, "logical_and")
+logical_or = _compare(LogicalOr, "logical_or")
+logical_xor = _compare(LogicalXor, "logical_xor")
 
 
 def logical_not(input):
-    return make_tensor(np.logical_not(input._data))
+    return LogicalNot.apply(input)
 
 
-def _bitwise(ufunc, name):
+class BitwiseAnd(Function):
+    def forward(self, a, b):
+        return np.bitwise_and(a, b)
+
+
+class BitwiseOr(Function):
+    def forward(self, a, b):
+        return np.bitwise_or(a, b)
+
+
+class BitwiseXor(Function):
+    def forward(self, a, b):
+        return np.bitwise_xor(a, b)
+
+
+class BitwiseNot(Function):
+    def forward(self, x):
+        return np.invert(x)
+
+
+def _bitwise(op_cls, name):
     def op(input, other):
         a, b = promote_operands(name, input, other)
         if a.is_floating_point():
             raise TypeError(f"{name}: bitwise operations need integer or bool tensors, got "
                             f"{a.dtype}")
-        return make_tensor(ufunc(a._data, b._data))
+        return op_cls.apply(a, b)
     op.__name__ = name
     return op
 
 
-bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
-bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
-bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+bitwise_and = _bitwise(BitwiseAnd, "bitwise_and")
+bitwise_or = _bitwise(BitwiseOr, "bitwise_or")
+bitwise_xor = _bitwise(BitwiseXor, "bitwise_xor")
 
 
 def bitwise_not(input):
     if input.is_floating_point():
         raise TypeError(f"bitwise_not: needs an integer or bool tensor, got {input.dtype}")
-    return make_tensor(np.invert(input._data))
+    return BitwiseNot.apply(input)
 
 
 def equal(input, other):
     return input.shape == other.shape and bool(np.array_equal(input._data, other._data))
 
 
+class IsClose(Function):
+    def forward(self, a, b, rtol, atol, equal_nan):
+        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = promote_operands("isclose", input, other)
-    return make_tensor(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return IsClose.apply(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
+class IsNan(Function):
+    def forward(self, x):
+        return np.isnan(x)
+
+
+class IsInf(Function):
+    def forward(self, x):
+        return np.isinf(x)
+
+
+class IsFinite(Function):
+    def forward(self, x):
+        return np.isfinite(x)
+
+
 def isnan(input):
-    return make_tensor(np.isnan(input._data))
+    return IsNan.apply(input)
 
 
 def isinf(input):
-    return make_tensor(np.isinf(input._data))
+    return IsInf.apply(input)
 
 
 def isfinite(input):
-    return make_tensor(np.isfinite(input._data))
+    return IsFinite.apply(input)
 
 
 # == two-argument math functions ==================================================================

@@ -94,6 +94,7 @@ def _parse_index(index, shape, op):
     seen_ellipsis = False
     for item in index:
         t = type(item)
+        source = None    # a mask Tensor, whose nonzero entries an operator finds
         if t is int:
             kind = _INT
         elif t is slice:
@@ -108,6 +109,7 @@ def _parse_index(index, shape, op):
         elif t is bool or t is np.bool_:
             kind, item = _BOOL, bool(item)
         elif isinstance(item, Tensor):
+            source = item
             kind, item = _classify_array(item._data, op)
         elif isinstance(item, (np.ndarray, np.generic)):
             kind, item = _classify_array(np.asarray(item), op)
@@ -122,7 +124,7 @@ def _parse_index(index, shape, op):
             consumed += 1
         elif kind == _MASK:
             consumed += item.ndim
-        items.append((kind, item))
+        items.append((kind, item, source if kind == _MASK else None))
     ndim = len(shape)
     if consumed > ndim:
         raise IndexError(f"{op}: too many indices for tensor of dimension {ndim}")
@@ -132,7 +134,7 @@ def _parse_index(index, shape, op):
     trivial = True       # the basic part is all full slices
     masks = 0
     dim = vdim = 0       # position in the input's dims, and in the basic view's dims
-    for kind, item in items:
+    for kind, item, source in items:
         if kind == _INT:
             size = shape[dim]
             if not -size <= item < size:
@@ -178,7 +180,11 @@ def _parse_index(index, shape, op):
                 raise IndexError(f"{op}: the shape of the mask {list(item.shape)} at index {j} "
                                  f"does not match the shape of the indexed tensor "
                                  f"{list(shape)} at index {dim + j}")
-            for j, arr in enumerate(np.nonzero(item)):
+            if source is not None and k:
+                found = [t._data for t in NonzeroTuple.apply(source)]
+            else:
+                found = np.nonzero(item)
+            for j, arr in enumerate(found):
                 entries.append((vdim + j, arr))
             basic.extend([_FULL] * k)
             masks += 1
@@ -446,20 +452,36 @@ def masked_select(input, mask):
         input = input.reshape(1)
     if input._data.shape != shape:
         input = input.expand(*shape)
-    entries = tuple(enumerate(np.nonzero(np.broadcast_to(m, shape))))
+    if m.shape != shape:
+        mask = mask.expand(*shape)
+    where_true = NonzeroTuple.apply(mask)
+    entries = tuple(enumerate(t._data for t in where_true))
     return AdvancedIndex.apply(input, entries=entries, unique=True)
 
 
 
 # == nonzero ====================================================================================
 
+class Nonzero(Function):
+    """The (n, ndim) int64 indices of the non-zero entries; no gradient."""
+
+    def forward(self, x):
+        return np.argwhere(x)
+
+
+class NonzeroTuple(Function):
+    """The indices of the non-zero entries, one int64 vector per dim (one for a 0-d input)."""
+
+    def forward(self, x):
+        return tuple(np.nonzero(x.reshape(1) if x.ndim == 0 else x))
+
+
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero entries: an (n, ndim) int64 tensor, or one vector per dim."""
     check_tensor(input, "nonzero")
-    x = input._data
     if as_tuple:
-        return tuple(make_tensor(i) for i in np.nonzero(x.reshape(1) if x.ndim == 0 else x))
-    return make_tensor(np.argwhere(x))
+        return NonzeroTuple.apply(input)
+    return Nonzero.apply(input)
 
 
 
@@ -476,19 +498,27 @@ def one_hot(tensor, num_classes=-1):
         if x.size == 0:
             raise RuntimeError("one_hot: can not infer total number of classes from empty "
                                "tensor.")
-        num_classes = int(x.max()) + 1
     elif num_classes < 0:
         raise RuntimeError(f"one_hot: num_classes should be -1 or non-negative, got "
                            f"{num_classes}")
-    if x.size:
-        if x.min() < 0:
-            raise RuntimeError("one_hot: class values must be non-negative.")
-        if x.max() >= num_classes:
-            raise RuntimeError(f"one_hot: class values must be smaller than num_classes "
-                               f"({num_classes}), got {int(x.max())}.")
-    out = np.zeros(x.shape + (num_classes,), np.int64)
-    np.put_along_axis(out, x[..., None], 1, axis=-1)
-    return make_tensor(out)
+    return OneHot.apply(tensor, num_classes=num_classes)
+
+
+class OneHot(Function):
+    """int64 one-hot encoding (``num_classes`` -1: the largest class + 1); no gradient."""
+
+    def forward(self, x, num_classes):
+        if num_classes == -1:
+            num_classes = int(x.max()) + 1
+        if x.size:
+            if x.min() < 0:
+                raise RuntimeError("one_hot: class values must be non-negative.")
+            if x.max() >= num_classes:
+                raise RuntimeError(f"one_hot: class values must be smaller than num_classes "
+                                   f"({num_classes}), got {int(x.max())}.")
+        out = np.zeros(x.shape + (num_classes,), np.int64)
+        np.put_along_axis(out, x[..., None], 1, axis=-1)
+        return out
 
 
 

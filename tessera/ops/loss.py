@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..backend import dtypes
 from ._util import broadcast_shapes, check_tensor, make_tensor, promote_operands, wrap_dim
 from .activation import logsigmoid, softplus
-from .elementwise import clamp, exp, log, minimum, where, zeros_scalar
+from .elementwise import clamp, eq, exp, gt, log, lt, minimum, ne, where, zeros_scalar
 from .reduce import norm as vector_norm
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -431,7 +431,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 def _huber(diff, delta):
     """``0.5 d^2`` inside ``|d| < delta``, ``delta * (|d| - 0.5 delta)`` outside."""
     a = diff.abs()
-    inside = make_tensor(a._data < delta)
+    inside = lt(a, delta)
     return where(inside, diff * diff * 0.5, (a - 0.5 * delta) * delta)
 
 
@@ -538,7 +538,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         loss = exp(target) * (target - input)
     else:
         # xlogy(t, t): 0 where t == 0 (log is taken of 1 there, so no NaN reaches the gradient)
-        zero = make_tensor(target._data == 0)
+        zero = eq(target, 0)
         loss = target * log(where(zero, 1.0, target)) - target * input
     if reduction == "batchmean":
         total = loss.sum()
@@ -551,8 +551,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def _clamped_value(norm, eps):
     """``norm`` with its value clamped at ``eps`` but its gradient unclamped, which is what
     PyTorch's in-place clamp under no_grad in cosine_similarity amounts to."""
-    data = norm._data
-    return norm + make_tensor(np.maximum(data, data.dtype.type(eps)) - data)
+    value = norm.detach()
+    return norm + (clamp(value, min=eps) - value)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -603,8 +603,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     _check_reduction(reduction, op)
     input, target = _float_pair(input, target, op)
     zero = zeros_scalar(input)
-    margin_part = where(make_tensor(target._data != 1), clamp(margin - input, min=0), zero)
-    self_part = where(make_tensor(target._data != -1), input, zero)
+    margin_part = where(ne(target, 1), clamp(margin - input, min=0), zero)
+    self_part = where(ne(target, -1), input, zero)
     return _reduce(margin_part + self_part, reduction)
 
 
@@ -638,9 +638,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
     mag2 = (input2 * input2).sum(dim) + 1e-12
     cos = prod / (mag1 * mag2).sqrt()
     zero = zeros_scalar(cos)
-    t = target._data
-    pos = where(make_tensor(t == 1), 1 - cos, zero)
-    neg = where(make_tensor(t == -1), clamp(cos - margin, min=0), zero)
+    pos = where(eq(target, 1), 1 - cos, zero)
+    neg = where(eq(target, -1), clamp(cos - margin, min=0), zero)
     return _reduce(pos + neg, reduction)
 
 
@@ -696,11 +695,11 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = input - target * log(input + eps)
     if full:
-        t = target._data
-        big = t > 1
-        safe = make_tensor(np.where(big, t, 1).astype(t.dtype))
+        t = target.detach()
+        big = gt(t, 1)
+        safe = where(big, t, 1)
         stirling = safe * log(safe) - safe + log(safe * (2 * math.pi)) * 0.5
-        loss = loss + where(make_tensor(big), stirling, zeros_scalar(stirling))
+        loss = loss + where(big, stirling, zeros_scalar(stirling))
     return _reduce(loss, reduction)
 
 

@@ -23,7 +23,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import dtypes
 from ..backend.parallel import parallel_for, pass_ns
-from ._util import check_tensor, make_tensor
+from ._util import check_tensor
 from .elementwise import abs as _abs
 from .activation import relu
 from .elementwise import sign
@@ -857,6 +857,17 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+class AdaptiveMaxIndex(Function):
+    """The int64 flat index into the plane of each adaptive window's maximum; no gradient."""
+
+    def forward(self, x, sizes):
+        if 0 in sizes:
+            return np.zeros(tuple(x.shape[:2]) + sizes, np.int64)
+        out_hw = ((1,) if len(sizes) == 1 else ()) + sizes
+        index = _adaptive_max_indices(_as_2d(x), out_hw)
+        return index.reshape(tuple(x.shape[:2]) + sizes)
+
+
 def _adaptive_max(op, nd, input, output_size, return_indices):
     batched = _pool_input(op, nd, input)
     _float_input(op, input)
@@ -866,14 +877,9 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
         kernel = tuple(n // s for n, s in zip(in_sizes, sizes))
         result = _max_pool(op, nd, x, kernel, kernel, 0, 1, False, return_indices)
     else:
-        if 0 in sizes:
-            index = np.zeros(tuple(x.shape[:2]) + sizes, np.int64)
-        else:
-            out_hw = ((1,) if nd == 1 else ()) + sizes
-            index = _adaptive_max_indices(_as_2d(x._data), out_hw)
-            index = index.reshape(tuple(x.shape[:2]) + sizes)
-        out = PlaneGather.apply(x, index=index, in_hw=in_sizes)
-        result = (out, make_tensor(index)) if return_indices else out
+        index = AdaptiveMaxIndex.apply(x, sizes=sizes)
+        out = PlaneGather.apply(x, index=index._data, in_hw=in_sizes)
+        result = (out, index) if return_indices else out
     if return_indices:
         return _unbatched(result[0], batched), _unbatched(result[1], batched)
     return _unbatched(result, batched)

@@ -299,7 +299,7 @@ class PutAlongDim(Function):
 
 
 def _select_along(input, dim, keepdim, op, result, pick):
-    """(values, indices) of the element ``pick(array, axis)`` selects along ``dim``."""
+    """(values, indices) of the element the Function ``pick`` selects along ``dim``."""
     check_tensor(input, op)
     x = input._data
     if x.ndim == 0:
@@ -307,17 +307,33 @@ def _select_along(input, dim, keepdim, op, result, pick):
         return _select_along(input.reshape(1), 0, False, op, result, pick)
     d = wrap_dim(dim, x.ndim, op)
     _check_nonempty(x, (d,), op, False)
-    index = pick(x, d).astype(np.int64, copy=False)
-    values = TakeAlongDim.apply(input, index=index, dim=d, keepdim=keepdim)
-    return result(values, make_tensor(index if keepdim else index.squeeze(d)))
+    index = pick.apply(input, dim=d, keepdim=True)
+    values = TakeAlongDim.apply(input, index=index._data, dim=d, keepdim=keepdim)
+    return result(values, index if keepdim else index.squeeze(d))
 
 
-def _argmax_kept(x, d):
-    return np.argmax(x, axis=d, keepdims=True)
+class ArgMax(Function):
+    """Indices (int64) of the largest values along ``dim`` (of the flattened input when dim
+    is None); no gradient."""
+
+    def forward(self, x, dim, keepdim):
+        return _arg_forward(np.argmax, x, dim, keepdim)
 
 
-def _argmin_kept(x, d):
-    return np.argmin(x, axis=d, keepdims=True)
+class ArgMin(Function):
+    """Indices (int64) of the smallest values, as :class:`ArgMax`."""
+
+    def forward(self, x, dim, keepdim):
+        return _arg_forward(np.argmin, x, dim, keepdim)
+
+
+def _arg_forward(fn, x, dim, keepdim):
+    if dim is None:
+        out = np.asarray(fn(x), dtype=np.int64)
+        return out.reshape((1,) * x.ndim) if keepdim else out
+    if x.ndim == 0:
+        return np.zeros((), np.int64)
+    return fn(x, axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
 
 
 def max(input, dim=None, keepdim=False, *, other=None):
@@ -327,7 +343,7 @@ def max(input, dim=None, keepdim=False, *, other=None):
         return maximum(input, dim if other is None else other)
     if dim is None:
         return _extreme(MaxAll, input, None, False, "max")
-    return _select_along(input, dim, keepdim, "max", _max_result, _argmax_kept)
+    return _select_along(input, dim, keepdim, "max", _max_result, ArgMax)
 
 
 def min(input, dim=None, keepdim=False, *, other=None):
@@ -337,31 +353,37 @@ def min(input, dim=None, keepdim=False, *, other=None):
         return minimum(input, dim if other is None else other)
     if dim is None:
         return _extreme(MinAll, input, None, False, "min")
-    return _select_along(input, dim, keepdim, "min", _min_result, _argmin_kept)
+    return _select_along(input, dim, keepdim, "min", _min_result, ArgMin)
 
 
-def _arg_extreme(fn, input, dim, keepdim, op):
+def _arg_extreme(cls, input, dim, keepdim, op):
     x = check_tensor(input, op)._data
     if dim is None:
         _check_nonempty(x, (), op, True)
-        out = np.asarray(fn(x), dtype=np.int64)
-        return make_tensor(out.reshape((1,) * x.ndim) if keepdim else out)
+        return cls.apply(input, dim=None, keepdim=keepdim)
     if x.ndim == 0:
         wrap_dim(dim, 0, op)
-        return make_tensor(np.zeros((), np.int64))
+        return cls.apply(input, dim=0, keepdim=False)
     d = wrap_dim(dim, x.ndim, op)
     _check_nonempty(x, (d,), op, False)
-    return make_tensor(fn(x, axis=d, keepdims=keepdim).astype(np.int64, copy=False))
+    return cls.apply(input, dim=d, keepdim=keepdim)
 
 
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest value along ``dim`` (of the flattened input when dim is None)."""
-    return _arg_extreme(np.argmax, input, dim, keepdim, "argmax")
+    return _arg_extreme(ArgMax, input, dim, keepdim, "argmax")
 
 
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest value along ``dim`` (of the flattened input when dim is None)."""
-    return _arg_extreme(np.argmin, input, dim, keepdim, "argmin")
+    return _arg_extreme(ArgMin, input, dim, keepdim, "argmin")
+
+
+class MedianIndex(Function):
+    """Indices (int64, kept dims) of the lower medians along ``dim``; no gradient."""
+
+    def forward(self, x, dim, keepdim):
+        return _median_kept(x, dim).astype(np.int64, copy=False)
 
 
 def _median_kept(x, d):
@@ -380,7 +402,7 @@ def median(input, dim=None, keepdim=False):
     ``median(input, dim)``: (values, indices) of the lower median along dim."""
     if dim is None:
         return MedianAll.apply(check_tensor(input, "median"))
-    return _select_along(input, dim, keepdim, "median", _median_result, _median_kept)
+    return _select_along(input, dim, keepdim, "median", _median_result, MedianIndex)
 
 
 # == products and scans ==========================================================================
@@ -642,33 +664,55 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
 
 # == logical reductions and counts ===============================================================
 
-def _logical(fn, input, dim, keepdim, op):
-    x = check_tensor(input, op)._data
+class All(Function):
+    """True where every element along ``dims`` is nonzero (uint8 input gives uint8)."""
+
+    def forward(self, x, dims, keepdim):
+        return _logical_forward(np.all, x, dims, keepdim)
+
+
+class Any(Function):
+    """True where some element along ``dims`` is nonzero (uint8 input gives uint8)."""
+
+    def forward(self, x, dims, keepdim):
+        return _logical_forward(np.any, x, dims, keepdim)
+
+
+def _logical_forward(fn, x, dims, keepdim):
+    out = np.asarray(fn(x, axis=dims, keepdims=keepdim))
+    return out.astype(np.uint8) if x.dtype == np.uint8 else out
+
+
+def _logical(cls, input, dim, keepdim, op):
+    check_tensor(input, op)
     if dim is None:
         dims = None
     elif type(dim) in (tuple, list) and not dim:
         dims = ()  # unlike sum, an empty dim list reduces nothing
     else:
         dims = _dims(input, dim, op)
-    out = np.asarray(fn(x, axis=dims, keepdims=keepdim))
-    return make_tensor(out.astype(np.uint8) if x.dtype == np.uint8 else out)
+    return cls.apply(input, dims=dims, keepdim=keepdim)
 
 
 def all(input, dim=None, keepdim=False):
     """True where every element along ``dim`` is nonzero (uint8 input gives uint8)."""
-    return _logical(np.all, input, dim, keepdim, "all")
+    return _logical(All, input, dim, keepdim, "all")
 
 
 def any(input, dim=None, keepdim=False):
     """True where some element along ``dim`` is nonzero (uint8 input gives uint8)."""
-    return _logical(np.any, input, dim, keepdim, "any")
+    return _logical(Any, input, dim, keepdim, "any")
+
+
+class CountNonzero(Function):
+    def forward(self, x, dims):
+        return np.asarray(np.count_nonzero(x, axis=dims), dtype=np.int64)
 
 
 def count_nonzero(input, dim=None):
     """The number of nonzero elements along ``dim`` (int64)."""
-    x = check_tensor(input, "count_nonzero")._data
-    dims = _dims(input, dim, "count_nonzero")
-    return make_tensor(np.asarray(np.count_nonzero(x, axis=dims), dtype=np.int64))
+    check_tensor(input, "count_nonzero")
+    return CountNonzero.apply(input, dims=_dims(input, dim, "count_nonzero"))
 
 
 # == softmax =====================================================================================

@@ -6,6 +6,7 @@ import collections
 import numpy as np
 
 from .._tensor import Tensor
+from ..autograd.function import Function
 from ._util import check_tensor, make_tensor, wrap_dim
 from .index import _FULL
 from .scatter import Gather
@@ -26,6 +27,15 @@ def _argsort(x, axis, descending):
     return (x.shape[axis] - 1) - np.flip(order, axis)
 
 
+class Argsort(Function):
+    """The (stable) sorting indices along ``dim``, int64; no gradient."""
+
+    def forward(self, x, dim, descending):
+        if x.ndim == 0:
+            return np.zeros((), np.int64)
+        return _argsort(x, dim, descending)
+
+
 def sort(input, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; the sort is always stable."""
     check_tensor(input, "sort")
@@ -33,16 +43,16 @@ def sort(input, dim=-1, descending=False, stable=False):
         values, indices = sort(input.reshape(1), 0, descending)
         return _SortResult(values.reshape(()), indices.reshape(()))
     dim = wrap_dim(dim, input.ndim, "sort")
-    idx = _argsort(input._data, dim, descending)
-    return _SortResult(Gather.apply(input, dim=dim, index=idx, unique=True), make_tensor(idx))
+    idx = Argsort.apply(input, dim=dim, descending=descending)
+    return _SortResult(Gather.apply(input, dim=dim, index=idx._data, unique=True), idx)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """The indices that sort ``input`` along ``dim`` (stable)."""
     check_tensor(input, "argsort")
     if input.ndim == 0:
-        return make_tensor(np.zeros((), np.int64))
-    return make_tensor(_argsort(input._data, wrap_dim(dim, input.ndim, "argsort"), descending))
+        return Argsort.apply(input, dim=0, descending=descending)
+    return Argsort.apply(input, dim=wrap_dim(dim, input.ndim, "argsort"), descending=descending)
 
 
 # Up to this k, k passes of argmax beat np.argpartition (about 10x for k=5 over 1000).
@@ -80,22 +90,45 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise RuntimeError(f"topk(): selected index k out of range: k={k} for dimension {dim} "
                            f"of size {n}")
-    cut = (_FULL,) * dim + (slice(0, k),)
-    if k == 0:
-        idx = np.zeros(x.shape[:dim] + (0,) + x.shape[dim + 1:], np.int64)
-    elif k <= _TOPK_SCAN_MAX_K and x.dtype in (np.float32, np.float64) and n > 4 * k and \
-            np.isfinite(x).all():
-        idx = _topk_by_scans(x, k, dim, largest)
-    elif 4 * k >= n:
-        idx = _argsort(x, dim, largest)[cut]
-    else:
-        # Partition first (linear time), then sort only the k candidates.
-        part = np.argpartition(x, n - k if largest else k - 1, axis=dim)
-        candidates = part[(_FULL,) * dim + (slice(n - k, n) if largest else slice(0, k),)]
-        order = _argsort(np.take_along_axis(x, candidates, axis=dim), dim, largest)
-        idx = np.take_along_axis(candidates, order, axis=dim)
-    idx = np.ascontiguousarray(idx)
-    return _TopkResult(Gather.apply(input, dim=dim, index=idx, unique=True), make_tensor(idx))
+    idx = TopkIndex.apply(input, k=k, dim=dim, largest=largest)
+    return _TopkResult(Gather.apply(input, dim=dim, index=idx._data, unique=True), idx)
+
+
+class TopkIndex(Function):
+    """The indices (int64, sorted) of the ``k`` largest (smallest) along ``dim``; no gradient."""
+
+    def forward(self, x, k, dim, largest):
+        n = x.shape[dim]
+        cut = (_FULL,) * dim + (slice(0, k),)
+        if k == 0:
+            idx = np.zeros(x.shape[:dim] + (0,) + x.shape[dim + 1:], np.int64)
+        elif k <= _TOPK_SCAN_MAX_K and x.dtype in (np.float32, np.float64) and n > 4 * k and \
+                np.isfinite(x).all():
+            idx = _topk_by_scans(x, k, dim, largest)
+        elif 4 * k >= n:
+            idx = _argsort(x, dim, largest)[cut]
+        else:
+            # Partition first (linear time), then sort only the k candidates.
+            part = np.argpartition(x, n - k if largest else k - 1, axis=dim)
+            candidates = part[(_FULL,) * dim + (slice(n - k, n) if largest else slice(0, k),)]
+            order = _argsort(np.take_along_axis(x, candidates, axis=dim), dim, largest)
+            idx = np.take_along_axis(candidates, order, axis=dim)
+        return np.ascontiguousarray(idx)
+
+
+class Searchsorted(Function):
+    """Insertion indices of ``values`` in the innermost dim of ``seq``; no gradient."""
+
+    def forward(self, seq, vals, sorter, side, out_int32):
+        if sorter is not None:
+            seq = np.take_along_axis(seq, sorter, axis=-1)
+        if seq.ndim == 1:
+            out = np.searchsorted(seq, vals, side=side)
+        else:
+            rows_s, rows_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+            out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(rows_s, rows_v)])
+            out = out.reshape(vals.shape)
+        return np.asarray(out, np.int32 if out_int32 else np.int64)
 
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
@@ -103,20 +136,14 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     """Indices where ``values`` would be inserted to keep the innermost dim sorted."""
     check_tensor(sorted_sequence, "searchsorted")
     seq = sorted_sequence._data
-    vals = values._data if isinstance(values, Tensor) else np.asarray(values)
+    if not isinstance(values, Tensor):
+        values = make_tensor(np.asarray(values))
+    vals = values._data
     side = side or ("right" if right else "left")
-    if sorter is not None:
-        seq = np.take_along_axis(seq, sorter._data, axis=-1)
-    if seq.ndim == 1:
-        out = np.searchsorted(seq, vals, side=side)
-    else:
-        if seq.shape[:-1] != vals.shape[:-1]:
-            raise RuntimeError(f"searchsorted: boundaries {tuple(seq.shape)} and values "
-                               f"{tuple(vals.shape)} must have the same leading dims")
-        rows_s, rows_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
-        out = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(rows_s, rows_v)])
-        out = out.reshape(vals.shape)
-    return make_tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
+    if seq.ndim != 1 and seq.shape[:-1] != vals.shape[:-1]:
+        raise RuntimeError(f"searchsorted: boundaries {tuple(seq.shape)} and values "
+                           f"{tuple(vals.shape)} must have the same leading dims")
+    return Searchsorted.apply(sorted_sequence, values, sorter, side=side, out_int32=out_int32)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
@@ -126,15 +153,23 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
+class Unique(Function):
+    """(distinct values, inverse indices, counts) as np.unique gives them; no gradient."""
+
+    def forward(self, x, dim):
+        values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=dim)
+        shape = x.shape if dim is None else (x.shape[dim],)
+        return values, inverse.reshape(shape).astype(np.int64), counts.astype(np.int64)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct elements (sorted), optionally with inverse indices and counts."""
     check_tensor(input, "unique")
-    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True,
-                                        axis=dim)
-    out = [make_tensor(values)]
+    values, inverse, counts = Unique.apply(input.detach() if input.requires_grad else input,
+                                           dim=dim)
+    out = [values]
     if return_inverse:
-        shape = input._data.shape if dim is None else (input._data.shape[dim],)
-        out.append(make_tensor(inverse.reshape(shape).astype(np.int64)))
+        out.append(inverse)
     if return_counts:
-        out.append(make_tensor(counts.astype(np.int64)))
+        out.append(counts)
     return out[0] if len(out) == 1 else tuple(out)

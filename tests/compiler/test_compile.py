@@ -183,7 +183,7 @@ def test_the_recompile_limit_falls_back_to_eager_with_one_warning():
     lambda x: x * x.sum().item(),                  # a value read into Python
     lambda x: x + ts.randn(3),                      # a random factory inside
     lambda x: x * 2 if x.sum() > 0 else x * 3,     # a branch on data
-    lambda x: x * (x > 0),                          # a mask made outside the operators
+    lambda x: x * ts.tensor(x._data > 0),           # a mask made outside the operators
 ])
 def test_data_dependent_functions_run_eagerly_with_one_warning(fn):
     f = ts.compile(fn)
@@ -199,6 +199,25 @@ def test_data_dependent_functions_run_eagerly_with_one_warning(fn):
     _, messages = _calls(f2, ts.randn(3), n=4)
     assert len(messages) == 1 and "runs eagerly" in messages[0]
     assert _replays(f2) == 0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x * (x > 0),                                  # a mask made by an operator
+    lambda x: x * ((x > -0.5) & ~x.isnan()).float(),
+    lambda x: (x.sum(1) * x.argmax(1)).sum() + x.max(0).values * x.max(0).indices,
+    lambda x: x * x.any(1, keepdim=True) + x.sign() + x.floor() + x.round(),
+    lambda x: x.sort(1).values * x.topk(2, dim=1).indices.sum() + x.argsort(0),
+    lambda x: ts.nn.functional.one_hot(x.argmax(1), 4) * x,
+    lambda x: x[x > 0].sum() + x.nonzero().sum() + x.relu().long().clamp(0, 1).sum(),
+])
+def test_functions_with_index_and_mask_operators_replay_on_new_values(fn):
+    f = ts.compile(fn)
+    for _ in range(5):
+        x = ts.randn(3, 4)
+        results, messages = _calls(f, x, n=1)
+        assert not messages
+        assert_close(results[0], fn(x))
+    assert _replays(f) == 1
 
 
 def test_fullgraph_raises_instead():

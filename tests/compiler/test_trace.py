@@ -79,14 +79,21 @@ def test_in_place_operators_on_intermediates_are_recorded():
     (lambda x: x * len(x.tolist()), "tolist()"),
     (lambda x: ts.tensor(x.detach().numpy() * 2), "numpy()"),
     (lambda x: x + ts.rand(3), "random numbers outside an operator"),
-    (lambda x: x * (x > 0), "computed from tensor data outside the operators"),
-    (lambda x: x.max(dim=0).values, "computed from tensor data outside the operator"),
+    (lambda x: x * ts.tensor(x._data > 0), "computed from tensor data outside the operators"),
+    (lambda x: x[np.argsort(x._data)], "computed from tensor data outside the operator"),
     (lambda x: x.add_(1), "modifies x in place"),
 ])
 def test_data_dependent_functions_are_refused(fn, reason):
     with pytest.raises(RuntimeError, match="cannot be recorded") as info:
         trace(fn, ts.randn(3))
     assert reason in str(info.value)
+
+
+def test_comparisons_and_indices_are_operators_of_the_graph():
+    graph = trace(lambda x: x.max(dim=0).values * (x > 0) + x.argsort(), ts.randn(3))
+    names = [node.op.__name__ for node in graph.nodes]
+    assert names[:2] == ["ArgMax", "TakeAlongDim"]
+    assert "Gt" in names and "Argsort" in names
 
 
 def test_a_backward_pass_inside_the_function_is_refused():
