@@ -92,7 +92,8 @@ class Function:
         if _state.enabled:
             for t in inputs:
                 if t is not None and t.requires_grad:
-                    if _differentiable(out):
+                    if (type(out) is not tuple and out.dtype.kind == "f") or \
+                            _differentiable(out):
                         return fn._record(inputs, out)
                     break  # integer and boolean results (comparisons, indices) start no graph
         if type(out) is not tuple:
