@@ -78,10 +78,12 @@ def _run_chunk(body, start, stop):
 
 def threads_for(ns):
     """How many threads :func:`parallel_for` would give work of about ``ns`` nanoseconds
-    (1: it runs on the caller's thread)."""
-    if getattr(_region, "active", False) or not _threads_can_share_cores():
+    (1: it runs on the caller's thread). Cheap for small work: operators ask it on every
+    call."""
+    if ns < 2 * MIN_CHUNK_NS or getattr(_region, "active", False) or \
+            not _threads_can_share_cores():
         return 1
-    return max(1, min(threads.get_num_threads(), int(ns // MIN_CHUNK_NS)))
+    return min(threads.get_num_threads(), int(ns // MIN_CHUNK_NS))
 
 
 def parallel_for(n, body, ns_per_item):

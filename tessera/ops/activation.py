@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend.parallel import parallel_for, pass_ns
+from ..backend.parallel import parallel_for, pass_ns, threads_for
 from ._util import make_tensor
 from .elementwise import (_erf_array, abs, add, clamp, div, erf, exp, mul, neg, sigmoid, sub,
                           tanh, where, zeros_scalar)
@@ -25,7 +25,7 @@ class Relu(Function):
     keeps_outputs = True
 
     def forward(self, x):
-        if x.ndim == 0:
+        if x.ndim == 0 or threads_for(pass_ns(x.size)) == 1:
             return np.maximum(x, 0)
         y = np.empty(x.shape, x.dtype)
         parallel_for(len(x), lambda a, b: np.maximum(x[a:b], 0, out=y[a:b]),
@@ -45,7 +45,7 @@ class ReluBackward(Function):
     keeps_inputs = True
 
     def forward(self, g, y):
-        if g.shape != y.shape or y.ndim == 0:
+        if g.shape != y.shape or y.ndim == 0 or threads_for(pass_ns(y.size, 2)) == 1:
             out = np.array(y > 0, dtype=g.dtype)  # an array for 0-d y (astype gives a scalar)
             return np.multiply(out, g, out=out)
         out = np.empty(y.shape, g.dtype)
