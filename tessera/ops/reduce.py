@@ -273,9 +273,12 @@ def amin(input, dim=(), keepdim=False):
 
 
 class TakeAlongDim(Function):
-    """The values at ``index`` (keepdim-shaped) along ``dim``; the gradient goes back there."""
+    """The values at ``index`` (keepdim-shaped, or without ``dim``) along ``dim``; the gradient
+    goes back there."""
 
     def forward(self, x, index, dim, keepdim):
+        if index.ndim < x.ndim:  # indices without the reduced dim (as max(dim) returns them)
+            index = np.expand_dims(index, dim)
         self.index, self.dim, self.keepdim, self.shape = index, dim, keepdim, x.shape
         out = np.take_along_axis(x, index, axis=dim)
         return out if keepdim else out.squeeze(dim)
@@ -307,9 +310,8 @@ def _select_along(input, dim, keepdim, op, result, pick):
         return _select_along(input.reshape(1), 0, False, op, result, pick)
     d = wrap_dim(dim, x.ndim, op)
     _check_nonempty(x, (d,), op, False)
-    index = pick.apply(input, dim=d, keepdim=True)
-    values = TakeAlongDim.apply(input, index=index._data, dim=d, keepdim=keepdim)
-    return result(values, index if keepdim else index.squeeze(d))
+    index = pick.apply(input, dim=d, keepdim=keepdim)
+    return result(TakeAlongDim.apply(input, index=index._data, dim=d, keepdim=keepdim), index)
 
 
 class ArgMax(Function):
@@ -380,10 +382,11 @@ def argmin(input, dim=None, keepdim=False):
 
 
 class MedianIndex(Function):
-    """Indices (int64, kept dims) of the lower medians along ``dim``; no gradient."""
+    """Indices (int64) of the lower medians along ``dim``; no gradient."""
 
     def forward(self, x, dim, keepdim):
-        return _median_kept(x, dim).astype(np.int64, copy=False)
+        index = _median_kept(x, dim).astype(np.int64, copy=False)
+        return index if keepdim else index.squeeze(dim)
 
 
 def _median_kept(x, d):
