@@ -12,6 +12,7 @@ import torch.nn.functional as TF
 
 import tessera as ts
 from tessera.backend import parallel, threads
+from tessera.optim import optimizer
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def split_everything(monkeypatch):
     monkeypatch.setattr(parallel, "_can_share", True)
     monkeypatch.setattr(threads, "_num_threads", 2)
     monkeypatch.setattr(threads, "blas_is_controllable", lambda: True)
+    monkeypatch.setattr(optimizer, "_MIN_LANE_NS", 1e-9)
 
 
 def test_chunks_cover_the_range_in_order(split_everything):
