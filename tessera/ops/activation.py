@@ -21,15 +21,43 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
 
 # == activations ==================================================================================
 
+_ZERO_ROW = 4096
+_zero_rows = {}  # dtype -> a row of _ZERO_ROW zeros (see _relu_into)
+
+
+def _relu_into(x, out):
+    """``out = max(x, 0)`` (NaN stays NaN, as PyTorch's).
+
+    NumPy's maximum against a scalar takes a slow loop (12.8 us on 128x256 float32); against a
+    row of zeros broadcast over ``x`` seen as rows of 4096, its vectorised one (7.2 us; 2048x1024:
+    778 -> 584 us), so contiguous arrays are viewed that way and only a short tail uses the
+    scalar.
+    """
+    n = x.size
+    whole = n - n % _ZERO_ROW
+    if not whole or not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return np.maximum(x, 0, out=out)
+    zeros = _zero_rows.get(x.dtype)
+    if zeros is None:
+        zeros = _zero_rows[x.dtype] = np.zeros(_ZERO_ROW, x.dtype)
+    flat, flat_out = x.reshape(-1), out.reshape(-1)
+    np.maximum(flat[:whole].reshape(-1, _ZERO_ROW), zeros,
+               out=flat_out[:whole].reshape(-1, _ZERO_ROW))
+    if whole < n:
+        np.maximum(flat[whole:], 0, out=flat_out[whole:])
+    return out
+
+
 class Relu(Function):
     keeps_outputs = True
 
     def forward(self, x):
-        if x.ndim == 0 or threads_for(pass_ns(x.size)) == 1:
+        if x.size < _ZERO_ROW:
             return np.maximum(x, 0)
         y = np.empty(x.shape, x.dtype)
-        parallel_for(len(x), lambda a, b: np.maximum(x[a:b], 0, out=y[a:b]),
-                     pass_ns(x[:1].size))
+        if threads_for(pass_ns(x.size)) == 1:
+            return _relu_into(x, y)
+        parallel_for(len(x), lambda a, b: _relu_into(x[a:b], y[a:b]), pass_ns(x[:1].size))
         return y
 
     def backward(self, g):

@@ -97,7 +97,7 @@ def test_split_convolution_matches_torch(split_everything, padding, stride):
 
 
 def test_split_max_pool_and_relu_match_torch(split_everything):
-    x, tx = _pair((5, 3, 8, 8))
+    x, tx = _pair((5, 3, 32, 32))  # ReLU's rows of 4096 and a tail in each chunk
     y = ts.nn.functional.max_pool2d(ts.relu(x), 2)
     ty = TF.max_pool2d(torch.relu(tx), 2)
     g = np.random.default_rng(4).standard_normal(ty.shape).astype(np.float32)

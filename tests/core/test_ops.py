@@ -124,3 +124,19 @@ def test_gradgradcheck_float64(info):
         args = _convert(sample, ts, True, dtype=np.float64)
         assert ts.autograd.gradgradcheck(lambda *a, s=sample: info.fn(ts, *a, **s.kwargs), args,
                                          eps=1e-6, atol=1e-4, rtol=1e-3), sample
+
+
+@pytest.mark.parametrize("shape", [(4096,), (2, 4097), (3, 50, 41), (8, 4096)])
+def test_relu_on_rows_of_zeros_matches_torch(shape):
+    """ReLU compares large arrays against a row of 4096 zeros (and the tail against 0)."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    for data in (x, x.T):  # contiguous, and a transposed view
+        tx = torch.tensor(data, requires_grad=True)
+        ours = ts.tensor(data, requires_grad=True)
+        y, ty = ts.relu(ours), torch.relu(tx)
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_array_equal(ours.grad.numpy(), tx.grad.numpy())
+    x.flat[::97] = np.nan  # NaN stays NaN
+    np.testing.assert_array_equal(ts.relu(ts.tensor(x)).numpy(), torch.relu(torch.tensor(x)))
