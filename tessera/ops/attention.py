@@ -15,6 +15,7 @@ from .. import backend
 from ..autograd import grad_mode
 from ..autograd.function import Function, sum_to_shape
 from ..backend import dtypes
+from ..backend.parallel import gemm_ns, parallel_for, pass_ns
 from ._util import broadcast_shapes, check_tensor, make_tensor
 from .elementwise import where
 
@@ -60,6 +61,48 @@ def _reduce_heads(array, repeats, shape):
     return _sum_to(array, shape)
 
 
+def _dropout_scale(shape, dropout_p, dtype):
+    """Dropout on the attention weights as a constant array of kept-and-rescaled entries
+    (0 or 1 / (1 - p)), or None without dropout."""
+    if dropout_p <= 0:
+        return None
+    if dropout_p >= 1:
+        return np.zeros(shape, dtype)
+    keep = backend.default_generator.numpy.random(shape, dtype=dtype) >= dropout_p
+    return np.multiply(keep, dtype.type(1 / (1 - dropout_p)), dtype=dtype)
+
+
+def _gemm_and_softmax_ns(shape, e, ev, backward=False):
+    """About how long one batch entry (first dim) of attention at ``shape`` takes: two
+    GEMMs (four backward) and a few passes over the weights."""
+    per_entry = math.prod(shape[1:])
+    gemms = per_entry * (e + ev) * (2 if backward else 1)
+    return gemm_ns(gemms) + pass_ns(per_entry, 6)
+
+
+class _BatchRows:
+    """Splits attention over the first batch dim of its broadcast ``shape``: ``run(body,
+    ns_per_entry)`` calls ``body(lo, hi)`` on chunks of it (on the backend's threads, see
+    ``parallel_for``, as conv does over images), and ``rows(a, lo, hi)`` is the part of an
+    array a chunk reads or writes, the whole array where it broadcasts along that dim.
+    Without batch dims there is one chunk."""
+
+    def __init__(self, shape):
+        self.ndim = len(shape)
+        self.n = shape[0] if self.ndim > 2 else 1
+
+    def __call__(self, a, lo, hi):
+        if self.ndim > 2 and a.ndim == self.ndim and a.shape[0] == self.n:
+            return a[lo:hi]
+        return a
+
+    def run(self, body, ns_per_entry):
+        if self.ndim > 2:
+            parallel_for(self.n, body, ns_per_entry)
+        else:
+            body(0, 1)
+
+
 class Attention(Function):
     """``softmax(q k^T * scale + mask) v``, with dropout on the attention weights.
 
@@ -79,38 +122,48 @@ class Attention(Function):
         if repeats != 1:
             k, v = np.repeat(k, repeats, axis=-3), np.repeat(v, repeats, axis=-3)
         work = q.dtype.type
-        scores = np.matmul(q * work(scale), np.swapaxes(k, -1, -2))
-        for mask in (float_mask, neg_mask):
-            if mask is not None:
-                # In place unless the mask broadcasts the scores to more batch dims.
-                if np.broadcast_shapes(scores.shape, mask.shape) == scores.shape:
-                    scores += mask
-                else:
-                    scores = scores + mask
-        peak = scores.max(axis=-1, keepdims=True)
-        # Rows where every key is masked attend to nothing (weights 0, output 0) as in
-        # PyTorch's safe softmax, instead of the NaN of 0 / 0.
-        dead = ~np.isfinite(peak)
-        self.dead = dead if dead.any() else None
-        if self.dead is not None:
-            peak[dead] = 0
-        scores -= peak
-        probs = np.exp(scores, out=scores)
-        total = probs.sum(axis=-1, keepdims=True)
-        if self.dead is not None:
-            total[dead] = 1
-        probs /= total
+        masks = [m for m in (float_mask, neg_mask) if m is not None]
+        shape = np.broadcast_shapes(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+                                    + (q.shape[-2], k.shape[-2]), *(m.shape for m in masks))
+        probs = np.empty(shape, q.dtype)
+        out = np.empty(shape[:-1] + v.shape[-1:], q.dtype)
+        dead = np.empty(shape[:-1] + (1,), bool)
+        self.drop = _dropout_scale(shape, dropout_p, q.dtype)
+        rows = _BatchRows(shape)
+
+        def chunk(lo, hi):
+            p = rows(probs, lo, hi)
+            qs, ks = rows(q, lo, hi), np.swapaxes(rows(k, lo, hi), -1, -2)
+            if np.broadcast_shapes(qs.shape[:-2], ks.shape[:-2]) == p.shape[:-2]:
+                np.matmul(qs * work(scale), ks, out=p)
+                for mask in masks:
+                    p += rows(mask, lo, hi)
+            else:  # the masks broadcast the scores to more batch dims
+                np.add(np.matmul(qs * work(scale), ks), rows(masks[0], lo, hi), out=p)
+                for mask in masks[1:]:
+                    p += rows(mask, lo, hi)
+            peak = p.max(axis=-1, keepdims=True)
+            # Rows where every key is masked attend to nothing (weights 0, output 0) as in
+            # PyTorch's safe softmax, instead of the NaN of 0 / 0.
+            d = rows(dead, lo, hi)
+            np.isfinite(peak, out=d)
+            np.logical_not(d, out=d)
+            some_dead = d.any()
+            if some_dead:
+                peak[d] = 0
+            p -= peak
+            np.exp(p, out=p)
+            total = p.sum(axis=-1, keepdims=True)
+            if some_dead:
+                total[d] = 1
+            p /= total
+            kept = p if self.drop is None else p * rows(self.drop, lo, hi)
+            np.matmul(kept, rows(v, lo, hi), out=rows(out, lo, hi))
+
+        rows.run(chunk, _gemm_and_softmax_ns(shape, q.shape[-1], v.shape[-1]))
         self.probs = probs
-        self.drop = None
-        if dropout_p > 0:
-            if dropout_p >= 1:
-                self.drop = np.zeros(probs.shape, probs.dtype)
-            else:
-                keep = backend.default_generator.numpy.random(probs.shape, dtype=probs.dtype) \
-                    >= dropout_p
-                self.drop = np.multiply(keep, work(1 / (1 - dropout_p)), dtype=probs.dtype)
-            probs = probs * self.drop
-        return np.matmul(probs, v).astype(dtype, copy=False)
+        self.dead = dead if dead.any() else None
+        return out.astype(dtype, copy=False)
 
     def _weights(self, q, k, float_mask):
         """The attention weights recomputed differentiably from query and key."""
@@ -136,35 +189,59 @@ class Attention(Function):
 
     def _backward_arrays(self, g, q, k, v, float_mask):
         """First-order backward (no graph recorded): the same formulas on arrays, in place
-        on the few temporaries the size of the attention weights."""
+        on the few temporaries the size of the attention weights, split over the batch like
+        the forward. Gradients are computed at the broadcast batch shape and summed down to
+        each input's shape at the end."""
         dtype = q._data.dtype
-        probs = self.probs
+        probs, drop = self.probs, self.drop
+        shape = probs.shape
         work = probs.dtype
         g = g.astype(work, copy=False)
         qd, kd, vd = (t._data.astype(work, copy=False) for t in (q, k, v))
         if self.repeats != 1:
             kd, vd = np.repeat(kd, self.repeats, axis=-3), np.repeat(vd, self.repeats, axis=-3)
-        gq = gk = gv = gmask = None
-        if self.next_edges[2]:
-            kept = probs if self.drop is None else probs * self.drop
-            gv = _reduce_heads(np.matmul(np.swapaxes(kept, -1, -2), g), self.repeats, v.shape)
-        if self.next_edges[0] or self.next_edges[1] or self.next_edges[3]:
-            g_scores = np.matmul(g, np.swapaxes(vd, -1, -2))
-            if self.drop is not None:
-                g_scores *= self.drop
+        need_q, need_k, need_v = (e is not None for e in self.next_edges[:3])
+        need_mask = float_mask is not None and self.next_edges[3] is not None
+        need_scores = need_q or need_k or need_mask
+        batch = shape[:-2]
+        gq = np.empty(shape[:-1] + qd.shape[-1:], work) if need_q else None
+        gk = np.empty(batch + kd.shape[-2:], work) if need_k else None
+        gv = np.empty(batch + vd.shape[-2:], work) if need_v else None
+        g_scores = np.empty(shape, work) if need_scores else None
+        rows = _BatchRows(shape)
+        scale = work.type(self.scale)
+
+        def chunk(lo, hi):
+            p, gc = rows(probs, lo, hi), rows(g, lo, hi)
+            if need_v:
+                kept = p if drop is None else p * rows(drop, lo, hi)
+                np.matmul(np.swapaxes(kept, -1, -2), gc, out=rows(gv, lo, hi))
+            if not need_scores:
+                return
+            gs = rows(g_scores, lo, hi)
+            np.matmul(gc, np.swapaxes(rows(vd, lo, hi), -1, -2), out=gs)
+            if drop is not None:
+                gs *= rows(drop, lo, hi)
             # softmax backward: probs * (g - sum(g * probs)), the row sums without a temporary
-            row = np.einsum("...ls,...ls->...l", g_scores, probs)
-            g_scores -= row[..., None]
-            g_scores *= probs
-            if self.next_edges[0]:
-                gq = _sum_to(np.matmul(g_scores, kd) * work.type(self.scale), q.shape)
-            if self.next_edges[1]:
-                gk = _reduce_heads(np.matmul(np.swapaxes(g_scores, -1, -2), qd)
-                                   * work.type(self.scale), self.repeats, k.shape)
-            if float_mask is not None and self.next_edges[3]:
-                gmask = _sum_to(g_scores, float_mask.shape)
+            row = np.einsum("...ls,...ls->...l", gs, p)
+            gs -= row[..., None]
+            gs *= p
+            if need_q:
+                out = rows(gq, lo, hi)
+                np.matmul(gs, rows(kd, lo, hi), out=out)
+                out *= scale
+            if need_k:
+                out = rows(gk, lo, hi)
+                np.matmul(np.swapaxes(gs, -1, -2), rows(qd, lo, hi), out=out)
+                out *= scale
+
+        rows.run(chunk, _gemm_and_softmax_ns(shape, qd.shape[-1], vd.shape[-1], backward=True))
+        grads = (None if gq is None else _sum_to(gq, q.shape),
+                 None if gk is None else _reduce_heads(gk, self.repeats, k.shape),
+                 None if gv is None else _reduce_heads(gv, self.repeats, v.shape),
+                 _sum_to(g_scores, float_mask.shape) if need_mask else None)
         return tuple(None if a is None else make_tensor(a.astype(dtype, copy=False))
-                     for a in (gq, gk, gv, gmask))
+                     for a in grads)
 
     def _backward_graph(self, g, q, k, v, float_mask):
         """The backward in tessera operations, with the weights recomputed from query and key,
