@@ -61,6 +61,16 @@ def _reduce_heads(array, repeats, shape):
     return _sum_to(array, shape)
 
 
+def _empty_laid_out_like(ref, shape):
+    """An empty array of ``shape`` whose dims lie in memory in the order of ``ref``'s (largest
+    stride first): multi-head attention passes heads as permuted views of ``(L, N, heads,
+    head_dim)`` projections, and results laid out the same way permute back without a copy."""
+    if ref.ndim != len(shape):
+        return np.empty(shape, ref.dtype)
+    order = sorted(range(ref.ndim), key=lambda i: -ref.strides[i])
+    return np.empty([shape[i] for i in order], ref.dtype).transpose(np.argsort(order))
+
+
 def _dropout_scale(shape, dropout_p, dtype):
     """Dropout on the attention weights as a constant array of kept-and-rescaled entries
     (0 or 1 / (1 - p)), or None without dropout."""
@@ -126,7 +136,7 @@ class Attention(Function):
         shape = np.broadcast_shapes(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
                                     + (q.shape[-2], k.shape[-2]), *(m.shape for m in masks))
         probs = np.empty(shape, q.dtype)
-        out = np.empty(shape[:-1] + v.shape[-1:], q.dtype)
+        out = _empty_laid_out_like(q, shape[:-1] + v.shape[-1:])
         dead = np.empty(shape[:-1] + (1,), bool)
         self.drop = _dropout_scale(shape, dropout_p, q.dtype)
         rows = _BatchRows(shape)
@@ -204,9 +214,9 @@ class Attention(Function):
         need_mask = float_mask is not None and self.next_edges[3] is not None
         need_scores = need_q or need_k or need_mask
         batch = shape[:-2]
-        gq = np.empty(shape[:-1] + qd.shape[-1:], work) if need_q else None
-        gk = np.empty(batch + kd.shape[-2:], work) if need_k else None
-        gv = np.empty(batch + vd.shape[-2:], work) if need_v else None
+        gq = _empty_laid_out_like(qd, shape[:-1] + qd.shape[-1:]) if need_q else None
+        gk = _empty_laid_out_like(kd, batch + kd.shape[-2:]) if need_k else None
+        gv = _empty_laid_out_like(vd, batch + vd.shape[-2:]) if need_v else None
         g_scores = np.empty(shape, work) if need_scores else None
         rows = _BatchRows(shape)
         scale = work.type(self.scale)

@@ -176,3 +176,33 @@ def test_encoder_layer_with_module_activation():
     custom = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=lambda x: x * 2)
     assert custom.activation_relu_or_gelu == 0
     assert custom(ts.ones(3, 2, 8)).shape == (3, 2, 8)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multi_head_attention_forward_with_static_key_and_value(need_weights):
+    """Heads given as static_k / static_v ``(N * heads, S, head_dim)``, with a zero
+    attention slot appended, as PyTorch's functional form."""
+    from tessera.nn.modules.attention import multi_head_attention_forward
+
+    rng = np.random.default_rng(3)
+    L, N, E, heads, S = 4, 3, 8, 2, 5
+    q = _x(rng, L, N, E)
+    w_in, b_in = _x(rng, 3 * E, E), _x(rng, 3 * E)
+    w_out, b_out = _x(rng, E, E), _x(rng, E)
+    static_k, static_v = _x(rng, N * heads, S, E // heads), _x(rng, N * heads, S, E // heads)
+    args = (E, heads)
+    kwargs = dict(bias_k=None, bias_v=None, add_zero_attn=True, dropout_p=0.0,
+                  training=False, need_weights=need_weights)
+    theirs = torch.nn.functional.multi_head_attention_forward(
+        *(torch.tensor(a) for a in (q, q, q)), *args, torch.tensor(w_in), torch.tensor(b_in),
+        out_proj_weight=torch.tensor(w_out), out_proj_bias=torch.tensor(b_out),
+        static_k=torch.tensor(static_k), static_v=torch.tensor(static_v), **kwargs)
+    ours = multi_head_attention_forward(
+        *(ts.tensor(a) for a in (q, q, q)), *args, ts.tensor(w_in), ts.tensor(b_in),
+        out_proj_weight=ts.tensor(w_out), out_proj_bias=ts.tensor(b_out),
+        static_k=ts.tensor(static_k), static_v=ts.tensor(static_v), **kwargs)
+    for mine, ref in zip(ours, theirs):
+        if ref is None:
+            assert mine is None
+        else:
+            assert_close(mine, ref.detach().numpy(), rtol=RTOL, atol=ATOL)

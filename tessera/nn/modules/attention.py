@@ -145,21 +145,28 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     elif bias_k is not None or bias_v is not None:
         raise ValueError("bias_k and bias_v must be given together")
 
-    # (L, N, E) -> (N * heads, L, head_dim)
-    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-    k = (k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-         if static_k is None else static_k)
-    v = (v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-         if static_v is None else static_v)
+    # (L, N, E) -> (N, heads, L, head_dim): views of the projections, no copy.
+    def heads(x):
+        return x.reshape(x.shape[0], bsz, num_heads, head_dim).permute(1, 2, 0, 3)
+
+    def given_heads(x, name):
+        if tuple(x.shape[::2]) != (bsz * num_heads, head_dim):
+            raise RuntimeError(f"expecting {name} of shape ({bsz * num_heads}, *, {head_dim}), "
+                               f"but got {tuple(x.shape)}")
+        return x.reshape(bsz, num_heads, x.shape[1], head_dim)
+
+    q = heads(q)
+    k = heads(k) if static_k is None else given_heads(static_k, "static_k")
+    v = heads(v) if static_v is None else given_heads(static_v, "static_v")
     if add_zero_attn:
-        zeros = ops.zeros(bsz * num_heads, 1, head_dim, dtype=dt)
-        k = ops.cat([k, zeros], 1)
-        v = ops.cat([v, zeros], 1)
+        zeros = ops.zeros(bsz, num_heads, 1, head_dim, dtype=dt)
+        k = ops.cat([k, zeros], 2)
+        v = ops.cat([v, zeros], 2)
         if attn_mask is not None:
             attn_mask = F.pad(attn_mask, (0, 1))
         if key_padding_mask is not None:
             key_padding_mask = F.pad(key_padding_mask, (0, 1))
-    src_len = k.shape[1]
+    src_len = k.shape[2]
     if key_padding_mask is not None:
         if tuple(key_padding_mask.shape) != (bsz, src_len):
             raise RuntimeError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
@@ -172,17 +179,16 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         dropout_p = 0.0
 
     if not need_weights:
-        # The fused attention operator, on (N, heads, L, head_dim).
+        # The fused attention operator, on (N, heads, L, head_dim); its output is laid out
+        # like q, (L, N, heads, head_dim) in memory, so the permute and reshape are views.
         if attn_mask is not None:
             attn_mask = (attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1
                          else attn_mask.reshape(bsz, num_heads, -1, src_len))
-        out = F.scaled_dot_product_attention(
-            q.reshape(bsz, num_heads, tgt_len, head_dim),
-            k.reshape(bsz, num_heads, src_len, head_dim),
-            v.reshape(bsz, num_heads, src_len, head_dim), attn_mask, dropout_p)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p)
         out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
         out = F.linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
         return (out if is_batched else out.squeeze(1)), None
+    q, k, v = (x.reshape(bsz * num_heads, x.shape[2], head_dim) for x in (q, k, v))
     scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
