@@ -178,9 +178,17 @@ class CrossEntropy(Function):
         total = p.sum(axis=cdim, keepdims=True)
         p /= total
         log_total = np.log(total)
-        self.p, self.log_normalizer = p, peak + log_total
+        self.p, self.peak, self.log_total = p, peak, log_total
         log_total = np.squeeze(log_total, cdim)
-        if index_target is not None:
+        # One-hot targets with no class weight, smoothing or ignored entry: the common case,
+        # with fewer array calls forward and backward.
+        self.one_hot = index_target is not None and weight is None and not smoothing and \
+            not (index_target == ignore_index).any()
+        if self.one_hot:
+            picked = np.take_along_axis(shifted, np.expand_dims(index_target, cdim), cdim)
+            loss = log_total - np.squeeze(picked, cdim)
+            self.denominator = loss.size
+        elif index_target is not None:
             wt, safe = _index_weights(index_target, weight, ignore_index, x.dtype)
             picked = np.squeeze(np.take_along_axis(shifted, np.expand_dims(safe, cdim), cdim),
                                 cdim)
@@ -275,7 +283,8 @@ class CrossEntropy(Function):
         gx *= s
         gt = None
         if prob_target is not None and self.next_edges[1]:
-            logp = x._data - self.log_normalizer
+            logp = x._data - self.peak
+            logp -= self.log_total
             if self.weight is not None:
                 logp *= self._weight_view(p.ndim)
             logp *= s * -(1 - self.smoothing)
@@ -288,6 +297,13 @@ class CrossEntropy(Function):
         its smoothing part is a per-class row, its one-hot part is scattered at the targets."""
         p, cdim, smoothing = self.p, self.cdim, self.smoothing
         classes, dtype = p.shape[cdim], p.dtype
+        if self.one_hot:  # s * (p - onehot)
+            gx = p * s
+            index = np.expand_dims(self.index_target, cdim)
+            picked = np.take_along_axis(gx, index, cdim)
+            picked -= s
+            np.put_along_axis(gx, index, picked, cdim)
+            return gx
         wt, safe = _index_weights(self.index_target, self.weight, self.ignore_index, dtype)
         valid = self.index_target != self.ignore_index
         total = wt * (1 - smoothing)  # A, the sum over classes of a
