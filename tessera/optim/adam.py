@@ -60,12 +60,16 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
         step_size = lr / (1 - beta1 ** step)
+        if step_size == 0:
+            return
+        # p -= step_size * m / (sqrt(v) / c + eps) with c = sqrt(1 - beta2**t), the step size
+        # folded into the denominator: one pass fewer over the parameter.
+        c = (1 - beta2 ** step) ** 0.5
         denom = xp.sqrt(v, out=tmp)
-        xp.divide(denom, (1 - beta2 ** step) ** 0.5, out=denom)
-        xp.add(denom, eps, out=denom)
-        xp.divide(m, denom, out=tmp)
-        xp.multiply(tmp, step_size, out=tmp)
-        xp.subtract(p, tmp, out=p)
+        xp.multiply(denom, 1 / (c * step_size), out=denom)
+        xp.add(denom, eps / step_size, out=denom)
+        xp.divide(m, denom, out=denom)
+        xp.subtract(p, denom, out=p)
 
 
 class AdamW(Adam):
