@@ -82,6 +82,22 @@ def _shifted(xp, out, h0, reverse):
     return xp.concatenate([h0[None], out[:-1]])[:len(out)]
 
 
+def _hidden_weight_grad(D, out, h0, reverse):
+    """``sum_t D_t @ h_{t-1}``, the recurrent weight's gradient, from the gate gradients ``D``
+    ``(G, T*B)`` and the outputs ``(T, B, H)``, without a shifted copy of the outputs: the
+    steps that start from an output are one GEMM, the first step (from ``h0``) another."""
+    T, B, H = out.shape
+    if reverse:
+        grad = D[:, :(T - 1) * B] @ out[1:].reshape(-1, H)
+        first = D[:, (T - 1) * B:]
+    else:
+        grad = D[:, B:] @ out[:-1].reshape(-1, H)
+        first = D[:, :B]
+    if h0 is not None and T:
+        grad += first @ h0
+    return grad
+
+
 def _regrad(reference, inputs, grads, **params):
     """Gradients of ``reference(*inputs)`` for ``grads``, recorded for double backward."""
     from ...autograd import grad
@@ -238,9 +254,8 @@ class LSTMLayer(_Recurrence):
         if need[1] is not None:
             dw_ih = _gates_ifgo(xp, D2 @ x2, H)
         if need[2] is not None:
-            h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
-            dw_hh = _gates_ifgo(xp, D2 @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H),
-                                H)
+            dw_hh = _gates_ifgo(xp, _hidden_weight_grad(D2, out, None if h0 is None else h0._data,
+                                                        self.reverse), H)
         if need[3] is not None:
             db = _gates_ifgo(xp, D2.sum(1), H)
         return (None if dx is None else _make_tensor(dx),
@@ -504,8 +519,7 @@ class RNNLayer(_Recurrence):
         dx, dw_ih = _input_grads(xp, D, x, x2, w_ih, need[0] is not None, need[1] is not None)
         dw_hh = db = None
         if need[2] is not None:
-            h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
-            dw_hh = D @ _shifted(xp, out, h0a, self.reverse).reshape(T * B, H)
+            dw_hh = _hidden_weight_grad(D, out, None if h0 is None else h0._data, self.reverse)
         if need[3] is not None:
             db = D.sum(1)
         return tuple(None if g is None else _make_tensor(g) for g in
