@@ -107,10 +107,7 @@ class _BatchRows:
         return a
 
     def run(self, body, ns_per_entry):
-        if self.ndim > 2:
-            parallel_for(self.n, body, ns_per_entry)
-        else:
-            body(0, 1)
+        parallel_for(self.n, body, ns_per_entry)
 
 
 class Attention(Function):
@@ -146,12 +143,10 @@ class Attention(Function):
             qs, ks = rows(q, lo, hi), np.swapaxes(rows(k, lo, hi), -1, -2)
             if np.broadcast_shapes(qs.shape[:-2], ks.shape[:-2]) == p.shape[:-2]:
                 np.matmul(qs * work(scale), ks, out=p)
-                for mask in masks:
-                    p += rows(mask, lo, hi)
             else:  # the masks broadcast the scores to more batch dims
-                np.add(np.matmul(qs * work(scale), ks), rows(masks[0], lo, hi), out=p)
-                for mask in masks[1:]:
-                    p += rows(mask, lo, hi)
+                p[...] = np.matmul(qs * work(scale), ks)
+            for mask in masks:
+                p += rows(mask, lo, hi)
             peak = p.max(axis=-1, keepdims=True)
             # Rows where every key is masked attend to nothing (weights 0, output 0) as in
             # PyTorch's safe softmax, instead of the NaN of 0 / 0.
