@@ -81,10 +81,11 @@ def time_pair(step_ts, step_th, *, repeats=7, warmup=2, min_time=0.2, settle=0.2
     for _ in range(warmup):
         step_ts()
         step_th()
-    # Blocks are sized from the slower library's median of three single steps: one step that
-    # stalls (this VM's first wake-ups after a pause can take 20x a step) once sized the
-    # blocks at 5 steps, each block then dominated by such a stall.
-    once = max(statistics.median(_time_block(step, 1, settle) for _ in range(3))
+    # Blocks are sized from the slower library's median of three back-to-back steps: a step
+    # timed right after a pause can stall (the first steps after one measured 10-35 ms for
+    # a 2 ms MLP step, both libraries), which once sized the blocks at 5 steps, each block
+    # then dominated by its stalls.
+    once = max(statistics.median(_time_block(step, 1) for _ in range(3))
                for step in (step_ts, step_th))
     steps = max(1, math.ceil(min_time / max(once, 1e-7)))
     ts_samples, th_samples = [], []
