@@ -521,11 +521,13 @@ class ConvWeight(Function):
 
 # == argument checking ==========================================================================
 
-def _tuple(value, n, op, name, minimum):
-    """An int or a sequence of 1 or n ints as an n-tuple, each at least ``minimum``."""
+def _tuple(value, n, op, name, minimum, one_for_all=True):
+    """An int or a sequence of n ints (or of one, with ``one_for_all``) as an n-tuple, each at
+    least ``minimum``."""
+    lengths = (1, n) if one_for_all else (n,)
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         out = (int(value),) * n
-    elif isinstance(value, (tuple, list)) and len(value) in (1, n) and all(
+    elif isinstance(value, (tuple, list)) and len(value) in lengths and all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
         out = tuple(int(v) for v in value) * (n if len(value) == 1 else 1)
     else:
@@ -817,18 +819,8 @@ class Fold(Function):
 
 
 def _pair(value, op, name, minimum):
-    """An int or a sequence of exactly two ints as a pair, each at least ``minimum``."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        out = (int(value),) * 2
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        out = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{op}: {name} must be an int or a tuple of 2 ints, got {value!r}")
-    if any(v < minimum for v in out):
-        kind = "greater than zero" if minimum > 0 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
-    return out
+    """An int or a sequence of exactly two ints (fold and unfold, as PyTorch's)."""
+    return _tuple(value, 2, op, name, minimum, one_for_all=False)
 
 
 def _fold_params(op, kernel_size, dilation, padding, stride):
