@@ -61,16 +61,6 @@ def _reduce_heads(array, repeats, shape):
     return _sum_to(array, shape)
 
 
-def _empty_laid_out_like(ref, shape):
-    """An empty array of ``shape`` whose dims lie in memory in the order of ``ref``'s (largest
-    stride first): multi-head attention passes heads as permuted views of ``(L, N, heads,
-    head_dim)`` projections, and results laid out the same way permute back without a copy."""
-    if ref.ndim != len(shape):
-        return np.empty(shape, ref.dtype)
-    order = sorted(range(ref.ndim), key=lambda i: -ref.strides[i])
-    return np.empty([shape[i] for i in order], ref.dtype).transpose(np.argsort(order))
-
-
 def _dropout_scale(shape, dropout_p, dtype):
     """Dropout on the attention weights as a constant array of kept-and-rescaled entries
     (0 or 1 / (1 - p)), or None without dropout."""
@@ -91,11 +81,10 @@ def _gemm_and_softmax_ns(shape, e, ev, backward=False):
 
 
 class _BatchRows:
-    """Splits attention over the first batch dim of its broadcast ``shape``: ``run(body,
-    ns_per_entry)`` calls ``body(lo, hi)`` on chunks of it (on the backend's threads, see
-    ``parallel_for``, as conv does over images), and ``rows(a, lo, hi)`` is the part of an
-    array a chunk reads or writes, the whole array where it broadcasts along that dim.
-    Without batch dims there is one chunk."""
+    """Attention split over the first batch dim of its broadcast ``shape``: ``parallel_for(n,
+    body, ...)`` runs ``body(lo, hi)`` on chunks of it (as conv does over images), and
+    ``rows(a, lo, hi)`` is the part of an array a chunk reads or writes, the whole array where
+    it broadcasts along that dim. Without batch dims there is one chunk (``n`` is 1)."""
 
     def __init__(self, shape):
         self.ndim = len(shape)
@@ -106,8 +95,6 @@ class _BatchRows:
             return a[lo:hi]
         return a
 
-    def run(self, body, ns_per_entry):
-        parallel_for(self.n, body, ns_per_entry)
 
 
 class Attention(Function):
@@ -133,7 +120,10 @@ class Attention(Function):
         shape = np.broadcast_shapes(np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
                                     + (q.shape[-2], k.shape[-2]), *(m.shape for m in masks))
         probs = np.empty(shape, q.dtype)
-        out = _empty_laid_out_like(q, shape[:-1] + v.shape[-1:])
+        # Laid out like q (NumPy's empty_like keeps its dim order): multi-head attention passes
+        # heads as permuted views of (L, N, heads, head_dim), and results laid out the same
+        # way permute back without a copy.
+        out = np.empty_like(q, shape=shape[:-1] + v.shape[-1:])
         dead = np.empty(shape[:-1] + (1,), bool)
         self.drop = _dropout_scale(shape, dropout_p, q.dtype)
         rows = _BatchRows(shape)
@@ -165,7 +155,7 @@ class Attention(Function):
             kept = p if self.drop is None else p * rows(self.drop, lo, hi)
             np.matmul(kept, rows(v, lo, hi), out=rows(out, lo, hi))
 
-        rows.run(chunk, _gemm_and_softmax_ns(shape, q.shape[-1], v.shape[-1]))
+        parallel_for(rows.n, chunk, _gemm_and_softmax_ns(shape, q.shape[-1], v.shape[-1]))
         self.probs = probs
         self.dead = dead if dead.any() else None
         return out.astype(dtype, copy=False)
@@ -209,9 +199,10 @@ class Attention(Function):
         need_mask = float_mask is not None and self.next_edges[3] is not None
         need_scores = need_q or need_k or need_mask
         batch = shape[:-2]
-        gq = _empty_laid_out_like(qd, shape[:-1] + qd.shape[-1:]) if need_q else None
-        gk = _empty_laid_out_like(kd, batch + kd.shape[-2:]) if need_k else None
-        gv = _empty_laid_out_like(vd, batch + vd.shape[-2:]) if need_v else None
+        # Each gradient laid out like its input (see the forward's output).
+        gq = np.empty_like(qd, shape=shape[:-1] + qd.shape[-1:]) if need_q else None
+        gk = np.empty_like(kd, shape=batch + kd.shape[-2:]) if need_k else None
+        gv = np.empty_like(vd, shape=batch + vd.shape[-2:]) if need_v else None
         g_scores = np.empty(shape, work) if need_scores else None
         rows = _BatchRows(shape)
         scale = work.type(self.scale)
@@ -240,7 +231,8 @@ class Attention(Function):
                 np.matmul(np.swapaxes(gs, -1, -2), rows(qd, lo, hi), out=out)
                 out *= scale
 
-        rows.run(chunk, _gemm_and_softmax_ns(shape, qd.shape[-1], vd.shape[-1], backward=True))
+        parallel_for(rows.n, chunk,
+                     _gemm_and_softmax_ns(shape, qd.shape[-1], vd.shape[-1], backward=True))
         grads = (None if gq is None else _sum_to(gq, q.shape),
                  None if gk is None else _reduce_heads(gk, self.repeats, k.shape),
                  None if gv is None else _reduce_heads(gv, self.repeats, v.shape),
