@@ -187,53 +187,35 @@ def test_all_weights_and_dropout_between_layers_in_training():
     np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("bias", [False, True])
-def test_fused_lstm_layer_gradcheck_and_gradgradcheck(reverse, bias):
-    # The layer operator fuses the input projection with the recurrence.
-    rng = np.random.default_rng(7)
-    T, B, IN, H = 3, 2, 3, 2
-
-    def t(*shape):
-        return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
-
+def _lstm_layer_case(t, T, B, IN, H, bias, reverse):
     args = (t(T, B, IN), t(4 * H, IN), t(4 * H, H), t(4 * H) if bias else None, t(B, H), t(B, H))
-    layer = lambda x, wi, wh, b, h0, c0: _rnn_ops.lstm_layer(  # noqa: E731
-        x, wi, wh, b, h0, c0, reverse=reverse)
-    assert gradcheck(layer, args)
-    assert gradgradcheck(layer, args)
+    return [(lambda *a: _rnn_ops.lstm_layer(*a, reverse=reverse), args)]
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("bias", [False, True])
-def test_fused_gru_layer_gradcheck_and_gradgradcheck(reverse, bias):
-    rng = np.random.default_rng(8)
-    T, B, IN, H = 3, 2, 3, 2
-
-    def t(*shape):
-        return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
-
+def _gru_layer_case(t, T, B, IN, H, bias, reverse):
     args = (t(T, B, IN), t(3 * H, IN), t(3 * H, H), t(3 * H) if bias else None,
             t(3 * H) if bias else None, t(B, H))
-    layer = lambda x, wi, wh, bi, bh, h0: _rnn_ops.gru_layer(  # noqa: E731
-        x, wi, wh, bi, bh, h0, reverse=reverse)
-    assert gradcheck(layer, args)
-    assert gradgradcheck(layer, args)
+    return [(lambda *a: _rnn_ops.gru_layer(*a, reverse=reverse), args)]
 
 
+def _rnn_layer_case(t, T, B, IN, H, bias, reverse):
+    return [(lambda *a, nl=nl: _rnn_ops.rnn_layer(*a, reverse, nl),
+             (t(T, B, IN), t(H, IN), t(H, H), t(H) if bias else None, t(B, H)))
+            for nl in ("tanh", "relu")]
+
+
+@pytest.mark.parametrize("case", [_lstm_layer_case, _gru_layer_case, _rnn_layer_case],
+                         ids=["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
-def test_fused_rnn_layer_gradcheck_and_gradgradcheck(reverse, bias):
-    rng = np.random.default_rng(9)
-    T, B, IN, H = 3, 2, 3, 2
+def test_fused_layer_gradcheck_and_gradgradcheck(case, reverse, bias):
+    # Each layer operator fuses the input projection with the recurrence.
+    rng = np.random.default_rng(7)
 
     def t(*shape):
         return ts.tensor(rng.standard_normal(shape), dtype=ts.float64, requires_grad=True)
 
-    for nl in ("tanh", "relu"):
-        args = (t(T, B, IN), t(H, IN), t(H, H), t(H) if bias else None, t(B, H))
-        layer = lambda x, wi, wh, b, h0, nl=nl: _rnn_ops.rnn_layer(  # noqa: E731
-            x, wi, wh, b, h0, reverse, nl)
+    for layer, args in case(t, T=3, B=2, IN=3, H=2, bias=bias, reverse=reverse):
         assert gradcheck(layer, args)
         assert gradgradcheck(layer, args)
 
