@@ -1,6 +1,8 @@
 """Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
 
-from ..backend import get_array_module
+import numpy as np
+
+from ..backend import get_array_module, jit
 from .optimizer import Optimizer, _check_common, _decay_square_, _lerp_
 
 __all__ = ["Adam", "AdamW"]
@@ -49,27 +51,48 @@ class Adam(Optimizer):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         state["step"] = step = state["step"] + 1
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            xp.multiply(p, 1 - lr * weight_decay, out=p)
-            weight_decay = 0
-        g = self._grad_for_update(p, g, weight_decay, group["maximize"])
+        decay = 1 - lr * weight_decay if weight_decay != 0 and group["decoupled_weight_decay"] \
+            else None
+        g = self._grad_for_update(p, g, weight_decay if decay is None else 0, group["maximize"])
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        # p -= step_size * m / (sqrt(v) / c + eps) with c = sqrt(1 - beta2**t), the step size
+        # folded into the denominator: one pass fewer over the parameter.
+        step_size = lr / (1 - beta1 ** step)
+        c = (1 - beta2 ** step) ** 0.5
+        kernels = None if group["amsgrad"] or step_size == 0 else _kernels_for(p, g)
+        if kernels is not None:
+            weight = 1 - beta1                  # as _lerp_: from g's side when weight >= 0.5
+            from_g = abs(weight) >= 0.5
+            as_dtype = p.dtype.type
+            kernels.adam_update(
+                p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                as_dtype(1 if decay is None else decay),
+                as_dtype(1 - weight if from_g else weight), from_g, as_dtype(beta2),
+                as_dtype(1 - beta2), as_dtype(1 / (c * step_size)), as_dtype(eps / step_size))
+            return
+        if decay is not None:
+            xp.multiply(p, decay, out=p)
         tmp = self._scratch(p, 1)
         _lerp_(xp, m, g, 1 - beta1, tmp)
         _decay_square_(xp, v, g, beta2, tmp)
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
-        step_size = lr / (1 - beta1 ** step)
         if step_size == 0:
             return
-        # p -= step_size * m / (sqrt(v) / c + eps) with c = sqrt(1 - beta2**t), the step size
-        # folded into the denominator: one pass fewer over the parameter.
-        c = (1 - beta2 ** step) ** 0.5
         denom = xp.sqrt(v, out=tmp)
         xp.multiply(denom, 1 / (c * step_size), out=denom)
         xp.add(denom, eps / step_size, out=denom)
         xp.divide(m, denom, out=denom)
         xp.subtract(p, denom, out=p)
+
+
+def _kernels_for(p, g):
+    """The compiled updates when they apply to these arrays (one float32 or float64 dtype,
+    C-contiguous), else None: the NumPy path."""
+    if p.dtype not in (np.float32, np.float64) or g.dtype != p.dtype or \
+            not (p.flags.c_contiguous and g.flags.c_contiguous):
+        return None
+    return jit.load("tessera.optim._kernels")
 
 
 class AdamW(Adam):

@@ -8,6 +8,7 @@ import pytest
 
 import tessera as ts
 from tessera import optim
+from tessera.backend import jit
 from tessera.testing import assert_close
 
 torch = pytest.importorskip("torch")
@@ -118,6 +119,45 @@ def test_trajectory_matches_torch(case):
         for value in opt.state[p].values():
             if isinstance(value, ts.Tensor):
                 assert value.dtype == ts.float32, "state must stay float32"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("Adam", "AdamW")],
+                         ids=[_case_id(c) for c in CASES if c[0] in ("Adam", "AdamW")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_update_is_the_numpy_update_bit_for_bit(case, dtype):
+    # With numba, float32/float64 Adam(W) runs optim/_kernels.py (amsgrad keeps NumPy).
+    name, kwargs = case
+
+    def trajectory():
+        tp = _ts_params(_initial_values(dtype))
+        opt = getattr(optim, name)(tp, **kwargs)
+        for _ in range(5):
+            _ts_step(opt, tp)
+        return [p.detach().numpy().copy() for p in tp] + \
+            [v.numpy().copy() for p in tp for v in opt.state[p].values()
+             if isinstance(v, ts.Tensor)]
+
+    compiled = trajectory()
+    with jit.disabled():
+        numpy_path = trajectory()
+    for a, b in zip(compiled, numpy_path, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_adam_takes_the_numpy_path_where_it_does_not_apply():
+    # float16 and non-contiguous gradients: the NumPy update, the same result as float32's.
+    results = []
+    for dtype, strided in [(np.float32, False), (np.float16, False), (np.float32, True)]:
+        p = ts.tensor(np.linspace(-1, 1, 12, dtype=dtype).reshape(3, 4), requires_grad=True)
+        grad = np.linspace(2, -2, 24, dtype=dtype).reshape(3, 8)
+        p.grad = ts.tensor(grad)[:, ::2] if strided else ts.tensor(grad[:, ::2])
+        assert p.grad.numpy().flags.c_contiguous != strided
+        opt = optim.Adam([p], lr=0.1)
+        for _ in range(3):
+            opt.step()
+        results.append(p.detach().numpy().astype(np.float32))
+    np.testing.assert_allclose(results[1], results[0], rtol=2e-3, atol=2e-3)
+    np.testing.assert_array_equal(results[2], results[0])
 
 
 def test_float64_parameters_keep_float64():
