@@ -1,6 +1,8 @@
 """RNN, LSTM, GRU and their cells against torch; gradients of gradients of the fused
 recurrences; checks and errors."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ import torch
 import tessera as ts
 from tessera import nn
 from tessera.autograd import gradcheck, gradgradcheck
+from tessera.backend import jit
 from tessera.nn.modules import _rnn_ops
 from tessera.testing import assert_close
 
@@ -89,17 +92,52 @@ def test_cells_match_torch(name, kwargs):
     compare_modules(tm, th, [x[0]], rtol=RTOL, atol=ATOL)  # unbatched
 
 
-def test_lstm_training_loop_step_matches_torch():
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-steps", "numpy-steps"])
+def test_lstm_training_loop_step_matches_torch(compiled):
     rng = np.random.default_rng(3)
     th = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True)
     tm = load_from_torch(nn.LSTM(6, 8, num_layers=2, batch_first=True), th)
     x = rng.standard_normal((3, 10, 6)).astype(np.float32)
-    out, (h, c) = tm(ts.tensor(x))
+    with contextlib.nullcontext() if compiled else jit.disabled():
+        out, (h, c) = tm(ts.tensor(x))
+        (out.sum() + h.pow(2).sum() + c.sum()).backward()
     tout, (th_h, th_c) = th(torch.tensor(x))
-    (out.sum() + h.pow(2).sum() + c.sum()).backward()
     (tout.sum() + th_h.pow(2).sum() + th_c.sum()).backward()
     for (name, p), (_, q) in zip(tm.named_parameters(), th.named_parameters()):
         assert_close(p.grad, q.grad, rtol=RTOL, atol=ATOL, msg=name)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("projected", [False, True], ids=["layer", "sequence"])
+@pytest.mark.parametrize("with_states", [True, False])
+def test_lstm_compiled_steps_as_accurate_as_numpy_steps(reverse, projected, with_states):
+    # float32 LSTM layers run compiled steps (nn/modules/_rnn_kernels.py). Against the
+    # float64 result, their values and gradients must be as close as the NumPy steps' are,
+    # saturated gates included (inputs scaled by 3).
+    rng = np.random.default_rng(11)
+    T, B, IN, H = 7, 3, 5, 6
+    shapes = [(T, B, 4 * H), None, (4 * H, H), None] if projected else \
+        [(T, B, IN), (4 * H, IN), (4 * H, H), (4 * H,)]
+    shapes += [(B, H), (B, H)] if with_states else [None, None]
+    values = [None if s is None else 3 * rng.standard_normal(s) for s in shapes]
+    seeds = [rng.standard_normal(s) for s in [(T, B, H), (B, H), (B, H)]]
+
+    def run(dtype):
+        args = [None if v is None else ts.tensor(v, dtype=dtype, requires_grad=True)
+                for v in values]
+        outs = _rnn_ops.lstm_layer(*args, reverse=reverse)
+        total = sum((o * ts.tensor(s, dtype=dtype)).sum() for o, s in zip(outs, seeds))
+        grads = ts.autograd.grad(total, [a for a in args if a is not None])
+        return [r.detach().numpy().astype(np.float64) for r in outs + grads]
+
+    exact = run(ts.float64)
+    compiled = run(ts.float32)
+    with jit.disabled():
+        numpy_steps = run(ts.float32)
+    for c, n, e in zip(compiled, numpy_steps, exact):
+        scale = np.abs(e).max()
+        assert np.abs(n - e).max() <= 1e-5 * scale       # what float32 achieves here
+        assert np.abs(c - e).max() <= 1e-5 * scale
 
 
 @pytest.mark.parametrize("reverse", [False, True])

@@ -16,7 +16,7 @@ import numpy as np
 from ... import ops
 from ...autograd import grad_mode
 from ...autograd.function import Function, _make_tensor
-from ...backend import get_array_module
+from ...backend import get_array_module, jit
 
 __all__ = ["lstm_layer", "lstm_sequence", "gru_layer", "gru_sequence", "rnn_layer",
            "rnn_sequence", "lstm_reference", "lstm_layer_reference", "gru_reference",
@@ -162,36 +162,31 @@ class LSTMLayer(_Recurrence):
         H = G // 4
         dt = x.dtype
         self.reverse = reverse
+        kernels = _lstm_kernels(dt)
+        bias = None if b is None else _gates_ofig(xp, b, H, 0.5)
         if w_ih is None:
             x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, 0.5).reshape(G, T, B)
         else:
             x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, 0.5),
-                                       None if b is None else _gates_ofig(xp, b, H, 0.5), G)
+                                       None if kernels else bias, G)
+        if kernels and bias is None:
+            bias = xp.zeros(G, dt)
         w_rec = _gates_ofig(xp, w_hh, H, 0.5)
         h = xp.zeros((B, H), dt) if h0 is None else h0
-        c = xp.zeros((H, B), dt) if c0 is None else c0.T
+        c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
         gates = xp.empty((T, G, B), dt)    # activated o, i, f, g per step, feature-major
         cells = xp.empty((T, H, B), dt)    # c_t
         tanh_c = xp.empty((T, H, B), dt)
         out = xp.empty((T, B, H), dt)
-        ig = xp.empty((H, B), dt)
+        ig = None if kernels else xp.empty((H, B), dt)
         for t in _steps(T, reverse):
-            a = gates[t]
-            xp.matmul(w_rec, h.T, out=a)
-            a += proj[:, t]
-            xp.tanh(a, out=a)
-            sig = a[:3 * H]
-            sig *= 0.5
-            sig += 0.5
-            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            c_new = cells[t]
-            xp.multiply(f, c, out=c_new)
-            xp.multiply(i, g, out=ig)
-            c_new += ig
-            tc = tanh_c[t]
-            xp.tanh(c_new, out=tc)
-            xp.multiply(o, tc, out=out[t].T)
-            h, c = out[t], c_new
+            xp.matmul(w_rec, h.T, out=gates[t])
+            if kernels:
+                kernels.lstm_forward_step(gates, proj, bias, c, cells, tanh_c, out, t)
+            else:
+                _lstm_forward_step(xp, gates[t], proj[:, t], c, cells[t], tanh_c[t], ig,
+                                   out[t].T)
+            h, c = out[t], cells[t]
         self.saved = (x2, gates, cells, tanh_c, out)
         return out, h.copy(), xp.ascontiguousarray(c.T)
 
@@ -204,47 +199,14 @@ class LSTMLayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 4
-        dt = gates.dtype
-        order = list(_steps(T, self.reverse))
-        # Everything but the recurrence, for all steps at once: each gate's derivative
-        # (sigmoid' = s (1 - s) for o, i, f; tanh' = 1 - t^2 for g) times the factor its
-        # gradient carries: do = dh tanh(c), di = dc g, df = dc c_prev, dg = dc i.
-        dgates = 1 - gates
-        dgates *= gates
-        gq = gates.reshape(T, 4, H, B)
-        dq = dgates.reshape(T, 4, H, B)
-        g_all = gq[:, 3]
-        xp.multiply(g_all, g_all, out=dq[:, 3])
-        xp.subtract(1, dq[:, 3], out=dq[:, 3])
-        dq[:, 1] *= g_all
-        if T:
-            first = order[0]
-            dq[first, 2] *= 0 if c0 is None else c0._data.T
-            if self.reverse:
-                dq[:-1, 2] *= cells[1:]
-            else:
-                dq[1:, 2] *= cells[:-1]
-        dq[:, 3] *= gq[:, 1]
-        dq[:, 0] *= tanh_c
-        dtanh_c = tanh_c * tanh_c
-        xp.subtract(1, dtanh_c, out=dtanh_c)
-        gout = g_out._data
+        c_first = xp.zeros((H, B), gates.dtype) if c0 is None else \
+            xp.ascontiguousarray(c0._data.T)
         w_t = xp.ascontiguousarray(_gates_ofig(xp, w_hh._data, H).T)  # the faster GEMM operand
         dh = xp.ascontiguousarray(g_h._data.T)
-        dc_next = xp.ascontiguousarray(g_c._data.T)
-        dc = xp.empty((H, B), dt)
-        D = xp.empty((G, T, B), dt)        # every step's gate gradients, (4H, T*B)
-        for t in reversed(order):
-            dh += gout[t].T
-            xp.multiply(dh, gq[t, 0], out=dc)
-            dc *= dtanh_c[t]
-            dc += dc_next
-            d = dq[t]
-            d[1:] *= dc
-            d[0] *= dh
-            xp.multiply(dc, gq[t, 2], out=dc_next)
-            xp.matmul(w_t, dgates[t], out=dh)
-            D[:, t] = dgates[t]
+        dc = xp.ascontiguousarray(g_c._data.T)
+        D = xp.empty((G, T, B), gates.dtype)  # every step's gate gradients, (4H, T*B)
+        bptt = _lstm_bptt_kernel if _lstm_kernels(gates.dtype) else _lstm_bptt
+        bptt(xp, gates, cells, tanh_c, c_first, g_out._data, w_t, dh, dc, D, self.reverse)
         D2 = D.reshape(G, T * B)
         need = self.next_edges
         dx = dw_ih = dw_hh = db = None
@@ -263,7 +225,83 @@ class LSTMLayer(_Recurrence):
                 None if dw_hh is None else _make_tensor(dw_hh),
                 None if db is None else _make_tensor(db),
                 None if need[4] is None else _make_tensor(xp.ascontiguousarray(dh.T)),
-                None if need[5] is None else _make_tensor(xp.ascontiguousarray(dc_next.T)))
+                None if need[5] is None else _make_tensor(xp.ascontiguousarray(dc.T)))
+
+
+def _lstm_kernels(dtype):
+    """The compiled LSTM steps for ``dtype`` (float32 only), or None: the NumPy path."""
+    return jit.load("tessera.nn.modules._rnn_kernels") if dtype == np.float32 else None
+
+
+def _lstm_forward_step(xp, a, proj_t, c_prev, c, tanh_c, ig, h_t):
+    """One forward step in NumPy passes (``_rnn_kernels.lstm_forward_step``'s work): ``a``
+    holds ``W_hh @ h.T``, ``h_t`` is the new hidden state feature-major."""
+    H = len(c)
+    a += proj_t
+    xp.tanh(a, out=a)
+    sig = a[:3 * H]
+    sig *= 0.5
+    sig += 0.5
+    o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    xp.multiply(f, c_prev, out=c)
+    xp.multiply(i, g, out=ig)
+    c += ig
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h_t)
+
+
+def _lstm_bptt(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse):
+    """Backpropagation through time in NumPy passes: fills ``D`` with every step's gate
+    gradients and leaves the gradients reaching ``h0`` and ``c0`` in ``dh`` and ``dc``."""
+    T, G, B = gates.shape
+    H = G // 4
+    order = list(_steps(T, reverse))
+    # Everything but the recurrence, for all steps at once: each gate's derivative
+    # (sigmoid' = s (1 - s) for o, i, f; tanh' = 1 - t^2 for g) times the factor its
+    # gradient carries: do = dh tanh(c), di = dc g, df = dc c_prev, dg = dc i.
+    dgates = 1 - gates
+    dgates *= gates
+    gq = gates.reshape(T, 4, H, B)
+    dq = dgates.reshape(T, 4, H, B)
+    g_all = gq[:, 3]
+    xp.multiply(g_all, g_all, out=dq[:, 3])
+    xp.subtract(1, dq[:, 3], out=dq[:, 3])
+    dq[:, 1] *= g_all
+    if T:
+        dq[order[0], 2] *= c_first
+        if reverse:
+            dq[:-1, 2] *= cells[1:]
+        else:
+            dq[1:, 2] *= cells[:-1]
+    dq[:, 3] *= gq[:, 1]
+    dq[:, 0] *= tanh_c
+    dtanh_c = tanh_c * tanh_c
+    xp.subtract(1, dtanh_c, out=dtanh_c)
+    d_c = xp.empty_like(dc)
+    for t in reversed(order):
+        dh += gout[t].T
+        xp.multiply(dh, gq[t, 0], out=d_c)
+        d_c *= dtanh_c[t]
+        d_c += dc
+        d = dq[t]
+        d[1:] *= d_c
+        d[0] *= dh
+        xp.multiply(d_c, gq[t, 2], out=dc)
+        xp.matmul(w_t, dgates[t], out=dh)
+        D[:, t] = dgates[t]
+
+
+def _lstm_bptt_kernel(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse):
+    """:func:`_lstm_bptt` with one compiled call per step, writing ``D`` directly."""
+    kernels = _lstm_kernels(gates.dtype)
+    gout = xp.ascontiguousarray(gout, dtype=gates.dtype)
+    T = len(gates)
+    d = xp.empty(gates.shape[1:], gates.dtype)
+    for t in reversed(_steps(T, reverse)):
+        first = t == (T - 1 if reverse else 0)
+        c_prev = c_first if first else cells[t + 1 if reverse else t - 1]
+        kernels.lstm_backward_step(gates, c_prev, tanh_c, gout, dh, dc, D, d, t)
+        xp.matmul(w_t, d, out=dh)
 
 
 def lstm_reference(xw, w_hh, h0, c0, reverse=False):
