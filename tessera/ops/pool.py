@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ..backend import dtypes
+from ..backend import dtypes, jit
 from ..backend.parallel import parallel_for, pass_ns
 from ._util import check_tensor
 from .elementwise import abs as _abs
@@ -159,15 +159,19 @@ def _flat_indices(pos, win):
     return rows * win.in_hw[1] + cols
 
 
+def _tiled_exactly(win, pads):
+    """Windows that tile the input exactly: a scatter writes every element once, so its
+    output needs no zero fill."""
+    return win.disjoint() and not any(pads) and win.kernel == win.stride and \
+        all(k * o == s for k, o, s in zip(win.kernel, win.out_hw, win.in_hw))
+
+
 def _max_pool_scatter(g, pos, win):
     """Each output gradient added onto the input element that was its window's maximum."""
     pads = win.pads()
     n, c = g.shape[:2]
     shape = (n, c, win.in_hw[0] + pads[0] + pads[1], win.in_hw[1] + pads[2] + pads[3])
-    # Windows that tile the input exactly write every element once: no zero fill needed.
-    tiled = win.disjoint() and not any(pads) and win.kernel == win.stride and \
-        all(k * o == s for k, o, s in zip(win.kernel, win.out_hw, win.in_hw))
-    dxp = np.empty(shape, g.dtype) if tiled else np.zeros(shape, g.dtype)
+    dxp = np.empty(shape, g.dtype) if _tiled_exactly(win, pads) else np.zeros(shape, g.dtype)
     disjoint = win.disjoint()
     finite = not _floating(g.dtype) or np.isfinite(g).all()
     positions = win.positions()
@@ -331,6 +335,46 @@ def _max_pool_values(x, win):
     return out
 
 
+# -- compiled 2x2 pooling (_pool_kernels.py), when numba is installed ---------------------------
+
+_COMPILED_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.uint8,
+                                                   np.int16, np.int32, np.int64))
+# Their speed on one thread, for parallel_for: per input element forward, per input-gradient
+# element for the scatter (measured on (64, 32, 32, 32) float32: 0.18 and 0.95 ms).
+_COMPILED_NS = 0.09
+_COMPILED_SCATTER_NS = 0.45
+
+
+def _pool_kernels(dtype, win):
+    """The compiled pooling for 2x2 windows with stride 2 in a supported dtype, else None."""
+    if dtype not in _COMPILED_DTYPES or tuple(win.kernel) != (2, 2) or \
+            tuple(win.stride) != (2, 2) or tuple(win.dilation) != (1, 1) or any(win.padding):
+        return None
+    return jit.load("tessera.ops._pool_kernels")
+
+
+def _compiled_max_pool(kernels, x, win):
+    """_max_pool_forward by one compiled loop, the batch split over the threads."""
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape[:2] + tuple(win.out_hw), x.dtype)
+    pos = np.empty(out.shape, np.uint8)
+    parallel_for(len(x), lambda a, b: kernels.max_pool_2x2(x, out, pos, a, b),
+                 _COMPILED_NS * x[:1].size)
+    return out, pos
+
+
+def _compiled_max_pool_scatter(kernels, g, pos, win):
+    """_max_pool_scatter by one compiled loop (an input row or column that no window covers
+    keeps its zero)."""
+    g = np.ascontiguousarray(g)
+    shape = g.shape[:2] + tuple(win.in_hw)
+    dx = np.empty(shape, g.dtype) if _tiled_exactly(win, win.pads()) else \
+        np.zeros(shape, g.dtype)
+    parallel_for(len(g), lambda a, b: kernels.max_pool_2x2_scatter(g, pos, dx, a, b),
+                 _COMPILED_SCATTER_NS * dx[:1].size)
+    return dx
+
+
 class MaxPool(Function):
     """Window maxima; with ``return_indices`` also their flat H * W indices (int64).
 
@@ -341,10 +385,13 @@ class MaxPool(Function):
         x4 = _as_2d(x)
         self.win = win
         pos = None
+        kernels = _pool_kernels(x4.dtype, win)
         with np.errstate(invalid="ignore"):  # comparisons with NaN (bfloat16's ufuncs warn)
-            if not (need_positions or return_indices):
+            if kernels is not None:
+                out, pos = _compiled_max_pool(kernels, x4, win)
+            elif not (need_positions or return_indices):
                 return _match_rank(_max_pool_values(x4, win), x)
-            if _tiles(win):
+            elif _tiles(win):
                 out, pos = _tile_max(x4, win, True)
             if pos is None:
                 out, pos = _max_pool_forward(x4, win)
@@ -360,7 +407,11 @@ class MaxPool(Function):
 class MaxPoolScatter(Function):
     def forward(self, g, pos, win):
         self.pos, self.win = pos, win
-        return _match_rank(_max_pool_scatter(_as_2d(g), pos, win), g)
+        kernels = _pool_kernels(g.dtype, win)
+        g4 = _as_2d(g)
+        dx = _max_pool_scatter(g4, pos, win) if kernels is None else \
+            _compiled_max_pool_scatter(kernels, g4, pos, win)
+        return _match_rank(dx, g)
 
     def backward(self, gg):
         return MaxPoolGather.apply(gg, pos=self.pos, win=self.win)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import tessera as ts
+from tessera.backend import jit
 from tessera.testing import assert_close
 from tessera.testing.comparison import to_numpy
 from tessera.testing.opinfo import op_db_modules, op_infos
@@ -100,6 +101,17 @@ def test_forward_backward_matches_torch(info):
             assert g is not None, f"{sample}: gradient of input {i} missing"
             assert_close(g, to_numpy(e), rtol=info.grad_rtol or info.rtol * 10,
                          atol=info.grad_atol or info.atol * 10, msg=f"{sample} grad {i}")
+
+
+# Operators with a compiled kernel (numba, tessera/backend/jit.py) keep their NumPy path for
+# dtypes and machines without one: both paths are checked.
+COMPILED_OPS = [o for o in OPS if o.name.startswith("max_pool")]
+
+
+@pytest.mark.parametrize("info", COMPILED_OPS, ids=[o.name for o in COMPILED_OPS])
+def test_numpy_path_of_compiled_operators_matches_torch(info):
+    with jit.disabled():
+        test_forward_backward_matches_torch(info)
 
 
 GRAD_OPS = [o for o in OPS if o.differentiable and o.gradcheck and not o.random]
