@@ -140,6 +140,22 @@ def test_lstm_compiled_steps_as_accurate_as_numpy_steps(reverse, projected, with
         assert np.abs(c - e).max() <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_backward_leaves_the_incoming_state_gradients_alone(name):
+    # Batch 1: the (1, H) gradients of h_n / c_n transposed are contiguous, and the
+    # backward's running gradient must still be a copy of them.
+    rng = np.random.default_rng(12)
+    tm = getattr(nn, name)(3, 4)
+    out = tm(ts.tensor(rng.standard_normal((5, 1, 3)).astype(np.float32)))
+    finals = out[1] if name == "LSTM" else (out[1],)
+    seeds = [rng.standard_normal((1, 1, 4)).astype(np.float32) for _ in finals]
+    grads = [ts.tensor(s.copy()) for s in seeds]
+    ts.autograd.grad([out[0], *finals], list(tm.parameters()),
+                     [ts.ones(5, 1, 4), *grads])
+    for g, s in zip(grads, seeds):
+        np.testing.assert_array_equal(g.numpy(), s)
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 def test_fused_recurrences_gradcheck_and_gradgradcheck(reverse):
     rng = np.random.default_rng(4)

@@ -202,8 +202,8 @@ class LSTMLayer(_Recurrence):
         c_first = xp.zeros((H, B), gates.dtype) if c0 is None else \
             xp.ascontiguousarray(c0._data.T)
         w_t = xp.ascontiguousarray(_gates_ofig(xp, w_hh._data, H).T)  # the faster GEMM operand
-        dh = xp.ascontiguousarray(g_h._data.T)
-        dc = xp.ascontiguousarray(g_c._data.T)
+        dh = g_h._data.T.copy()   # written in place: never the caller's gradient
+        dc = g_c._data.T.copy()
         D = xp.empty((G, T, B), gates.dtype)  # every step's gate gradients, (4H, T*B)
         bptt = _lstm_bptt_kernel if _lstm_kernels(gates.dtype) else _lstm_bptt
         bptt(xp, gates, cells, tanh_c, c_first, g_out._data, w_t, dh, dc, D, self.reverse)
@@ -424,7 +424,7 @@ class GRULayer(_Recurrence):
         gout = g_out._data
         w_t = xp.ascontiguousarray(w_hh._data.T)  # (H, 3H): the faster GEMM operand
         dh_all = xp.empty((T, H, B), dt)  # the gradient of each step's h_t
-        dh = xp.ascontiguousarray(g_h._data.T)
+        dh = g_h._data.T.copy()   # written in place: never the caller's gradient
         dh_w = xp.empty((H, B), dt)
         for t in reversed(list(_steps(T, self.reverse))):
             dh += gout[t].T
@@ -546,7 +546,7 @@ class RNNLayer(_Recurrence):
             d = (acts > 0).astype(dt)
         gout = g_out._data
         w_t = xp.ascontiguousarray(w_hh._data.T)  # the faster GEMM operand
-        dh = xp.ascontiguousarray(g_h._data.T)
+        dh = g_h._data.T.copy()   # written in place: never the caller's gradient
         for t in reversed(list(_steps(T, self.reverse))):
             dh += gout[t].T
             dpre = d[t]
