@@ -179,16 +179,18 @@ class LSTMLayer(_Recurrence):
         tanh_c = xp.empty((T, H, B), dt)
         out = xp.empty((T, B, H), dt)
         ig = None if kernels else xp.empty((H, B), dt)
+        h_t = h.T.copy() if kernels else h.T   # feature-major (H, B); the kernels write it
         for t in _steps(T, reverse):
-            xp.matmul(w_rec, h.T, out=gates[t])
+            xp.matmul(w_rec, h_t, out=gates[t])
             if kernels:
-                kernels.lstm_forward_step(gates, proj, bias, c, cells, tanh_c, out, t)
+                kernels.lstm_forward_step(gates, proj, bias, c, cells, tanh_c, out, h_t, t)
             else:
                 _lstm_forward_step(xp, gates[t], proj[:, t], c, cells[t], tanh_c[t], ig,
                                    out[t].T)
-            h, c = out[t], cells[t]
+                h_t = out[t].T
+            c = cells[t]
         self.saved = (x2, gates, cells, tanh_c, out)
-        return out, h.copy(), xp.ascontiguousarray(c.T)
+        return out, xp.ascontiguousarray(h_t.T), xp.ascontiguousarray(c.T)
 
     def backward(self, g_out, g_h, g_c):
         if grad_mode.is_grad_enabled():
