@@ -164,13 +164,13 @@ class LSTMLayer(_Recurrence):
         self.reverse = reverse
         kernels = _lstm_kernels(dt)
         bias = None if b is None else _gates_ofig(xp, b, H, 0.5)
+        if kernels is not None and bias is None:
+            bias = xp.zeros(G, dt)     # the kernels add the bias step by step
         if w_ih is None:
             x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, 0.5).reshape(G, T, B)
         else:
             x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, 0.5),
                                        None if kernels else bias, G)
-        if kernels and bias is None:
-            bias = xp.zeros(G, dt)
         w_rec = _gates_ofig(xp, w_hh, H, 0.5)
         h = xp.zeros((B, H), dt) if h0 is None else h0
         c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
