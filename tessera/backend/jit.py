@@ -43,13 +43,20 @@ def load(module):
     return found
 
 
-def kernel(fn):
+def kernel(fn=None, *, reassociate=False):
     """``fn`` as a numba kernel (imports numba: for kernel modules only). NumPy's error
     model (no exception on division by zero) lets loops with a division vectorise; cached
-    on disk, and the GIL is released so that ``parallel_for`` chunks run at once."""
+    on disk, and the GIL is released so that ``parallel_for`` chunks run at once.
+
+    Without fast-math the arithmetic is IEEE's, operation for operation, so a sum over a
+    loop stays one scalar chain; ``reassociate=True`` lets such reductions run in vector
+    lanes (summation order, and so the last bits, differ from NumPy's).
+    """
     import numba
 
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    options = {"fastmath": {"reassoc", "contract"}} if reassociate else {}
+    decorate = numba.njit(cache=True, nogil=True, error_model="numpy", **options)
+    return decorate if fn is None else decorate(fn)
 
 
 @contextlib.contextmanager

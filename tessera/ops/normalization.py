@@ -18,6 +18,7 @@ import numpy as np
 
 from ..autograd import grad_mode
 from ..autograd.function import Function, UpdatesInputs, sum_to_shape
+from ..backend import jit
 from ._util import check_tensor, make_tensor
 from .elementwise import clamp, rsqrt
 from .reduce import norm as vector_norm
@@ -45,6 +46,18 @@ def _contract(a, b, axes):
     return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(a.shape)))
 
 
+def _layer_norm_kernels(x, axes, param_shape, weight, bias):
+    """The compiled layer norm (``_norm_kernels.py``) when it applies: statistics over the
+    last axis of a C-contiguous float32/float64 ``x``, parameters of its shape and dtype."""
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous or x.ndim == 0 \
+            or axes != (x.ndim - 1,) or tuple(param_shape) != x.shape[-1:] or x.shape[-1] == 0:
+        return None
+    if any(p is not None and (p.dtype != x.dtype or not p.flags.c_contiguous)
+           for p in (weight, bias)):
+        return None
+    return jit.load("tessera.ops._norm_kernels")
+
+
 def _moments(x, axes, center):
     """Mean (None when not centering), biased variance over ``axes`` (kept dims), and x
     centered (x itself when not centering)."""
@@ -67,9 +80,14 @@ class Normalize(Function):
     """
 
     keeps_inputs = True
+    kernels = None   # the compiled layer norm, when the forward took it
 
     def forward(self, x, weight, bias, axes, eps, param_shape, center=True, stats=None):
         self.axes, self.eps, self.param_shape, self.center = axes, eps, param_shape, center
+        if center and stats is None:
+            self.kernels = _layer_norm_kernels(x, axes, param_shape, weight, bias)
+            if self.kernels is not None:
+                return self._forward_compiled(x, weight, bias, eps)
         work = _compute_dtype(x)
         xf = x if x.dtype == work else x.astype(work)
         mean, var, xc = _moments(xf, axes, center) if stats is None else stats
@@ -85,6 +103,30 @@ class Normalize(Function):
             y += bias.reshape(param_shape)
         return y.astype(x.dtype, copy=False)
 
+    def _forward_compiled(self, x, weight, bias, eps):
+        d = x.shape[-1]
+        rows = x.reshape(-1, d)
+        y = np.empty_like(x)
+        mean, rstd = np.empty(len(rows), x.dtype), np.empty(len(rows), x.dtype)
+        self.kernels.layer_norm_forward(
+            rows, np.ones(d, x.dtype) if weight is None else weight,
+            np.zeros(d, x.dtype) if bias is None else bias, x.dtype.type(eps),
+            y.reshape(-1, d), mean, rstd)
+        self.mean, self.rstd = mean.reshape(x.shape[:-1] + (1,)), rstd.reshape(x.shape[:-1] + (1,))
+        return y
+
+    def _backward_compiled(self, g, x, weight, bias):
+        d = x.shape[-1]
+        gx = np.empty_like(x) if self.next_edges[0] else np.empty((0, d), x.dtype)
+        gw, gb = np.zeros(d, x.dtype), np.zeros(d, x.dtype)
+        self.kernels.layer_norm_backward(
+            np.ascontiguousarray(g, dtype=x.dtype).reshape(-1, d), x.reshape(-1, d),
+            np.ones(d, x.dtype) if weight is None else weight._data, self.mean.reshape(-1),
+            self.rstd.reshape(-1), gx.reshape(-1, d), gw, gb)
+        return (make_tensor(gx) if self.next_edges[0] else None,
+                make_tensor(gw) if weight is not None and self.next_edges[1] else None,
+                make_tensor(gb) if bias is not None and self.next_edges[2] else None)
+
     def _param_axes(self, ndim):
         """The axes of x along which weight and bias are shared (their gradients sum there)."""
         shape = (1,) * (ndim - len(self.param_shape)) + tuple(self.param_shape)
@@ -98,6 +140,8 @@ class Normalize(Function):
 
     def _backward_arrays(self, g, x, weight, bias):
         """First-order backward (no graph recorded): fused NumPy passes, as PyTorch's kernel."""
+        if self.kernels is not None:
+            return self._backward_compiled(g, x, weight, bias)
         axes, dtype = self.axes, x.dtype
         work = self.rstd.dtype
         if g.dtype != work:

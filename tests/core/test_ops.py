@@ -2,6 +2,8 @@
 gradients for a random cotangent, finite-difference gradcheck in float64, and
 gradients of gradients where the entry asks for them."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -105,7 +107,7 @@ def test_forward_backward_matches_torch(info):
 
 # Operators with a compiled kernel (numba, tessera/backend/jit.py) keep their NumPy path for
 # dtypes and machines without one: both paths are checked.
-COMPILED_OPS = [o for o in OPS if o.name.startswith("max_pool")]
+COMPILED_OPS = [o for o in OPS if o.name.startswith("max_pool") or o.name == "layer_norm"]
 
 
 @pytest.mark.parametrize("info", COMPILED_OPS, ids=[o.name for o in COMPILED_OPS])
@@ -152,3 +154,26 @@ def test_relu_on_rows_of_zeros_matches_torch(shape):
         np.testing.assert_array_equal(ours.grad.numpy(), tx.grad.numpy())
     x.flat[::97] = np.nan  # NaN stays NaN
     np.testing.assert_array_equal(ts.relu(ts.tensor(x)).numpy(), torch.relu(torch.tensor(x)))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_of_transformer_sized_rows_matches_torch(compiled, dtype):
+    """The compiled layer norm sums rows in vector lanes: checked on rows of 256 and 1000
+    (a vector-length remainder), large offsets included, with gradients of all inputs."""
+    rng = np.random.default_rng(3)
+    for shape in [(4, 16, 256), (3, 1000)]:
+        x = (rng.standard_normal(shape) * 3 + 50).astype(dtype)
+        w, b = (rng.standard_normal(shape[-1:]).astype(dtype) for _ in range(2))
+        g = rng.standard_normal(shape).astype(dtype)
+        ours = [ts.tensor(a, requires_grad=True) for a in (x, w, b)]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        with contextlib.nullcontext() if compiled else jit.disabled():
+            y = ts.nn.functional.layer_norm(ours[0], shape[-1:], ours[1], ours[2])
+            y.backward(ts.tensor(g))
+        ty = torch.nn.functional.layer_norm(theirs[0], shape[-1:], theirs[1], theirs[2])
+        ty.backward(torch.tensor(g))
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        assert_close(y.detach(), ty.detach().numpy(), rtol=tol, atol=tol)
+        for a, t in zip(ours, theirs):
+            assert_close(a.grad, t.grad.numpy(), rtol=tol, atol=tol * shape[0] * 16)
