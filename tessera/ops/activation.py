@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import jit
 from ..backend.parallel import parallel_for, pass_ns, threads_for
 from ._util import make_tensor
 from .elementwise import (_erf_array, abs, add, clamp, div, erf, exp, mul, neg, sigmoid, sub,
@@ -73,6 +74,11 @@ class ReluBackward(Function):
     keeps_inputs = True
 
     def forward(self, g, y):
+        kernels = _relu_kernels(g, y)
+        if kernels is not None:
+            out = np.empty(y.shape, g.dtype)
+            kernels.relu_backward(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+            return out
         if g.shape != y.shape or y.ndim == 0 or threads_for(pass_ns(y.size, 2)) == 1:
             out = np.array(y > 0, dtype=g.dtype)  # an array for 0-d y (astype gives a scalar)
             return np.multiply(out, g, out=out)
@@ -87,6 +93,15 @@ class ReluBackward(Function):
     def backward(self, gg):
         g, y = self.saved_inputs
         return ReluBackward.apply(gg, y), None  # the mask is piecewise constant in y
+
+
+def _relu_kernels(g, y):
+    """The compiled ReLU backward for large float32/float64 arrays of one shape and layout
+    (one pass on one thread beats two NumPy passes split over two), else None."""
+    if y.size < _ZERO_ROW or g.dtype != y.dtype or g.dtype not in (np.float32, np.float64) \
+            or g.shape != y.shape or not (g.flags.c_contiguous and y.flags.c_contiguous):
+        return None
+    return jit.load("tessera.ops._activation_kernels")
 
 
 def relu(input, inplace=False):

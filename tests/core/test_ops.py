@@ -157,6 +157,26 @@ def test_relu_on_rows_of_zeros_matches_torch(shape):
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("shape", [(4096,), (8, 4097), (2, 3, 50, 41)])
+def test_relu_backward_of_large_arrays_matches_torch(compiled, shape):
+    """ReLU's backward with a gradient of its own (the compiled loop takes large contiguous
+    arrays): zero where the output is 0, including against inf and NaN gradients."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    g.flat[::89] = np.inf
+    g.flat[::101] = np.nan
+    ours, theirs = ts.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with contextlib.nullcontext() if compiled else jit.disabled():
+        ts.relu(ours).backward(ts.tensor(g))
+    torch.relu(theirs).backward(torch.tensor(g))
+    want = theirs.grad.numpy()
+    if not compiled:  # the NumPy path multiplies by the mask: 0 * inf is NaN there
+        want = np.where(np.isfinite(g) | (x > 0), want, np.nan)
+    np.testing.assert_array_equal(ours.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_norm_of_transformer_sized_rows_matches_torch(compiled, dtype):
     """The compiled layer norm sums rows in vector lanes: checked on rows of 256 and 1000
