@@ -1,10 +1,11 @@
-"""Compiled LSTM steps (numba; loaded through :func:`tessera.backend.jit.load`).
+"""Compiled LSTM and GRU steps (numba; loaded through :func:`tessera.backend.jit.load`).
 
 One call does a whole step's elementwise work that ``LSTMLayer`` otherwise does in 11
-NumPy passes (forward) or 6 passes plus 7 whole-sequence passes (backward). The layouts
-are ``LSTMLayer``'s: feature-major gates ``(T, 4H, B)`` in the order o, i, f, g with the
-sigmoid gates' pre-activations halved, cells ``(T, H, B)``, outputs ``(T, B, H)``.
-Float32 only: :func:`sigmoid` and :func:`tanh` are float32 approximations.
+NumPy passes (forward) or 6 passes plus 7 whole-sequence passes (backward), and likewise
+for ``GRULayer``. The layouts are the layers': feature-major gates ``(T, G, B)`` (for the
+LSTM in the order o, i, f, g with the sigmoid gates' pre-activations halved; for the GRU
+r, z, n), states ``(T, H, B)``, outputs ``(T, B, H)``. Float32 only: :func:`sigmoid` and
+:func:`tanh` are float32 approximations.
 """
 
 import math
@@ -130,3 +131,57 @@ def lstm_backward_step(gates, c_prev, tanh_c, g_out, dh, dc, D, d, t):
             D[2 * H + k, t, j] = d[2 * H + k, j] = d_f
             D[3 * H + k, t, j] = d[3 * H + k, j] = d_g
             dc[k, j] = d_c * f
+
+
+@kernel
+def gru_forward_step(gates, proj, b_hh, hn, out, h, t):
+    """Step ``t`` of ``GRULayer``: ``gates[t]`` holds ``W_hh @ h.T`` (rows r, z, n),
+    ``proj`` the input projection (with ``b_ih``); activates r, z, n in place, keeps
+    ``hn[t] = W_hn h + b_hn`` and overwrites ``h`` (``(H, B)``) with the new state, also
+    written batch-major into ``out[t]``."""
+    G, B = gates.shape[1:]
+    H = G // 3
+    for k in range(H):
+        for j in range(B):
+            r = sigmoid(gates[t, k, j] + b_hh[k] + proj[k, t, j])
+            z = sigmoid(gates[t, H + k, j] + b_hh[H + k] + proj[H + k, t, j])
+            h_n = gates[t, 2 * H + k, j] + b_hh[2 * H + k]
+            n = tanh(proj[2 * H + k, t, j] + r * h_n)
+            gates[t, k, j] = r
+            gates[t, H + k, j] = z
+            gates[t, 2 * H + k, j] = n
+            hn[t, k, j] = h_n
+            h[k, j] = n + z * (h[k, j] - n)
+    for j in range(B):
+        for k in range(H):
+            out[t, j, k] = h[k, j]
+
+
+@kernel
+def gru_backward_step(gates, hn, h_prev, g_out, dh, dh_w, Dh, Dx, d, h_prev_t, t):
+    """Step ``t`` of backpropagation through time for ``GRULayer``: the gradient of ``h_t``
+    is ``dh`` (through the next step's z) + ``dh_w`` (through its ``W_hh``) + ``g_out[t]``.
+    Writes the gradients of ``W_hh h + b_hh`` into ``Dh[:, t]`` and ``d`` (contiguous, for
+    the next GEMM), those of the input projection into ``Dx[:, t]``, and leaves the part
+    that reaches ``h_{t-1}`` through z in ``dh``. ``h_prev`` is ``h_{t-1}`` batch-major;
+    ``h_prev_t`` is scratch for it feature-major."""
+    G, B = gates.shape[1:]
+    H = G // 3
+    for j in range(B):
+        for k in range(H):
+            dh[k, j] += dh_w[k, j] + g_out[t, j, k]
+            h_prev_t[k, j] = h_prev[j, k]
+    for k in range(H):
+        for j in range(B):
+            r = gates[t, k, j]
+            z = gates[t, H + k, j]
+            n = gates[t, 2 * H + k, j]
+            d_h = dh[k, j]
+            d_n = d_h * (_ONE - z) * (_ONE - n * n)
+            d_z = d_h * (h_prev_t[k, j] - n) * z * (_ONE - z)
+            d_r = d_n * hn[t, k, j] * r * (_ONE - r)
+            Dh[k, t, j] = Dx[k, t, j] = d[k, j] = d_r
+            Dh[H + k, t, j] = Dx[H + k, t, j] = d[H + k, j] = d_z
+            Dh[2 * H + k, t, j] = d[2 * H + k, j] = d_n * r
+            Dx[2 * H + k, t, j] = d_n
+            dh[k, j] = d_h * z

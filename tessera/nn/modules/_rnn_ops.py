@@ -162,7 +162,7 @@ class LSTMLayer(_Recurrence):
         H = G // 4
         dt = x.dtype
         self.reverse = reverse
-        kernels = _lstm_kernels(dt)
+        kernels = _rnn_kernels(dt)
         bias = None if b is None else _gates_ofig(xp, b, H, 0.5)
         if kernels is not None and bias is None:
             bias = xp.zeros(G, dt)     # the kernels add the bias step by step
@@ -207,7 +207,7 @@ class LSTMLayer(_Recurrence):
         dh = g_h._data.T.copy()   # written in place: never the caller's gradient
         dc = g_c._data.T.copy()
         D = xp.empty((G, T, B), gates.dtype)  # every step's gate gradients, (4H, T*B)
-        bptt = _lstm_bptt_kernel if _lstm_kernels(gates.dtype) else _lstm_bptt
+        bptt = _lstm_bptt_kernel if _rnn_kernels(gates.dtype) else _lstm_bptt
         bptt(xp, gates, cells, tanh_c, c_first, g_out._data, w_t, dh, dc, D, self.reverse)
         D2 = D.reshape(G, T * B)
         need = self.next_edges
@@ -230,8 +230,9 @@ class LSTMLayer(_Recurrence):
                 None if need[5] is None else _make_tensor(xp.ascontiguousarray(dc.T)))
 
 
-def _lstm_kernels(dtype):
-    """The compiled LSTM steps for ``dtype`` (float32 only), or None: the NumPy path."""
+def _rnn_kernels(dtype):
+    """The compiled LSTM and GRU steps for ``dtype`` (float32 only), or None: the NumPy
+    path."""
     return jit.load("tessera.nn.modules._rnn_kernels") if dtype == np.float32 else None
 
 
@@ -295,7 +296,7 @@ def _lstm_bptt(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse)
 
 def _lstm_bptt_kernel(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse):
     """:func:`_lstm_bptt` with one compiled call per step, writing ``D`` directly."""
-    kernels = _lstm_kernels(gates.dtype)
+    kernels = _rnn_kernels(gates.dtype)
     gout = xp.ascontiguousarray(gout, dtype=gates.dtype)
     T = len(gates)
     d = xp.empty(gates.shape[1:], gates.dtype)
@@ -364,11 +365,21 @@ class GRULayer(_Recurrence):
         dt = x.dtype
         self.reverse = reverse
         x2, proj = _project_inputs(xp, x, w_ih, b_ih, G)
-        bh = None if b_hh is None else b_hh[:, None]
         h = xp.zeros((B, H), dt) if h0 is None else h0
         gates = xp.empty((T, G, B), dt)    # activated r, z, n per step, feature-major
         hn = xp.empty((T, H, B), dt)       # W_hn h + b_hn, which r scales
         out = xp.empty((T, B, H), dt)
+        kernels = _rnn_kernels(dt)
+        if kernels is not None:
+            proj = xp.ascontiguousarray(proj)
+            bh = xp.zeros(G, dt) if b_hh is None else b_hh
+            h_t = h.T.copy()               # feature-major (H, B); the kernel overwrites it
+            for t in _steps(T, reverse):
+                xp.matmul(w_hh, h_t, out=gates[t])
+                kernels.gru_forward_step(gates, proj, bh, hn, out, h_t, t)
+            self.saved = (x2, gates, hn, out)
+            return out, xp.ascontiguousarray(h_t.T)
+        bh = None if b_hh is None else b_hh[:, None]
         with np.errstate(over="ignore"):  # exp overflow in the sigmoid gives its limit, 0
             for t in _steps(T, reverse):
                 a = gates[t]
@@ -401,53 +412,17 @@ class GRULayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 3
-        dt = gates.dtype
-        h0a = xp.zeros((B, H), dt) if h0 is None else h0._data
-        h_prev = _shifted(xp, out, h0a, self.reverse)            # (T, B, H)
-        gq = gates.reshape(T, 3, H, B)
-        r, z, n = gq[:, 0], gq[:, 1], gq[:, 2]
-        # Every factor but dh, for all steps at once; with dh the gradient of h_t,
-        # dn_pre = dh (1 - z)(1 - n^2), dz_pre = dh (h_prev - n) z (1 - z),
-        # dr_pre = dn_pre hn r (1 - r), and W_hn h + b_hn receives dn_pre r.
-        dn = n * n
-        xp.subtract(1, dn, out=dn)
-        dn *= 1 - z
-        coef = xp.empty((T, 3, H, B), dt)  # gradients of W_hh h + b_hh per unit of dh
-        cr, cz, cn = coef[:, 0], coef[:, 1], coef[:, 2]
-        xp.subtract(1, r, out=cr)
-        cr *= r
-        cr *= hn
-        cr *= dn
-        xp.subtract(h_prev.transpose(0, 2, 1), n, out=cz)
-        cz *= z
-        xp.subtract(1, z, out=cn)
-        cz *= cn
-        xp.multiply(dn, r, out=cn)
-        gout = g_out._data
+        h0a = xp.zeros((B, H), gates.dtype) if h0 is None else xp.ascontiguousarray(h0._data)
         w_t = xp.ascontiguousarray(w_hh._data.T)  # (H, 3H): the faster GEMM operand
-        dh_all = xp.empty((T, H, B), dt)  # the gradient of each step's h_t
         dh = g_h._data.T.copy()   # written in place: never the caller's gradient
-        dh_w = xp.empty((H, B), dt)
-        for t in reversed(list(_steps(T, self.reverse))):
-            dh += gout[t].T
-            dh_all[t] = dh
-            c = coef[t]
-            c *= dh
-            dh *= z[t]
-            xp.matmul(w_t, c.reshape(G, B), out=dh_w)
-            dh += dh_w
         need = self.next_edges
-        Dh = coef.reshape(T, G, B).transpose(1, 0, 2).reshape(G, T * B)
-        Dx = None
-        if need[0] is not None or need[1] is not None or need[3] is not None:
-            Dx = xp.empty((G, T, B), dt)
-            Dx[:2 * H] = Dh[:2 * H].reshape(2 * H, T, B)
-            xp.multiply(dn, dh_all, out=Dx[2 * H:].transpose(1, 0, 2))
-            Dx = Dx.reshape(G, T * B)
+        bptt = _gru_bptt_kernel if _rnn_kernels(gates.dtype) else _gru_bptt
+        Dh, Dx, dh = bptt(xp, gates, hn, out, h0a, g_out._data, w_t, dh, self.reverse,
+                          need[0] is not None or need[1] is not None or need[3] is not None)
         dx, dw_ih = _input_grads(xp, Dx, x, x2, w_ih, need[0] is not None, need[1] is not None)
         dw_hh = db_ih = db_hh = None
         if need[2] is not None:
-            dw_hh = Dh @ h_prev.reshape(T * B, H)
+            dw_hh = _hidden_weight_grad(Dh, out, None if h0 is None else h0a, self.reverse)
         if need[3] is not None:
             db_ih = Dx.sum(1)
         if need[4] is not None:
@@ -455,6 +430,72 @@ class GRULayer(_Recurrence):
         return tuple(None if g is None else _make_tensor(g) for g in
                      (dx, dw_ih, dw_hh, db_ih, db_hh,
                       None if need[5] is None else xp.ascontiguousarray(dh.T)))
+
+
+def _gru_bptt(xp, gates, hn, out, h0, gout, w_t, dh, reverse, need_dx):
+    """Backpropagation through time for ``GRULayer`` in NumPy passes: the gradients of
+    ``W_hh h + b_hh`` (``Dh``) and, with ``need_dx``, of the input projection (``Dx``), both
+    ``(3H, T*B)``, and the gradient reaching ``h0``."""
+    T, G, B = gates.shape
+    H = G // 3
+    dt = gates.dtype
+    h_prev = _shifted(xp, out, h0, reverse)            # (T, B, H)
+    gq = gates.reshape(T, 3, H, B)
+    r, z, n = gq[:, 0], gq[:, 1], gq[:, 2]
+    # Every factor but dh, for all steps at once; with dh the gradient of h_t,
+    # dn_pre = dh (1 - z)(1 - n^2), dz_pre = dh (h_prev - n) z (1 - z),
+    # dr_pre = dn_pre hn r (1 - r), and W_hn h + b_hn receives dn_pre r.
+    dn = n * n
+    xp.subtract(1, dn, out=dn)
+    dn *= 1 - z
+    coef = xp.empty((T, 3, H, B), dt)  # gradients of W_hh h + b_hh per unit of dh
+    cr, cz, cn = coef[:, 0], coef[:, 1], coef[:, 2]
+    xp.subtract(1, r, out=cr)
+    cr *= r
+    cr *= hn
+    cr *= dn
+    xp.subtract(h_prev.transpose(0, 2, 1), n, out=cz)
+    cz *= z
+    xp.subtract(1, z, out=cn)
+    cz *= cn
+    xp.multiply(dn, r, out=cn)
+    dh_all = xp.empty((T, H, B), dt)  # the gradient of each step's h_t
+    dh_w = xp.empty((H, B), dt)
+    for t in reversed(list(_steps(T, reverse))):
+        dh += gout[t].T
+        dh_all[t] = dh
+        c = coef[t]
+        c *= dh
+        dh *= z[t]
+        xp.matmul(w_t, c.reshape(G, B), out=dh_w)
+        dh += dh_w
+    Dh = coef.reshape(T, G, B).transpose(1, 0, 2).reshape(G, T * B)
+    Dx = None
+    if need_dx:
+        Dx = xp.empty((G, T, B), dt)
+        Dx[:2 * H] = Dh[:2 * H].reshape(2 * H, T, B)
+        xp.multiply(dn, dh_all, out=Dx[2 * H:].transpose(1, 0, 2))
+        Dx = Dx.reshape(G, T * B)
+    return Dh, Dx, dh
+
+
+def _gru_bptt_kernel(xp, gates, hn, out, h0, gout, w_t, dh, reverse, need_dx):
+    """:func:`_gru_bptt` with one compiled call per step, writing ``Dh`` and ``Dx``
+    directly."""
+    kernels = _rnn_kernels(gates.dtype)
+    T, G, B = gates.shape
+    gout = xp.ascontiguousarray(gout, dtype=gates.dtype)
+    Dh, Dx = xp.empty((G, T, B), gates.dtype), xp.empty((G, T, B), gates.dtype)
+    d = xp.empty((G, B), gates.dtype)
+    dh_w = xp.zeros_like(dh)
+    h_prev_t = xp.empty_like(dh)
+    for t in reversed(_steps(T, reverse)):
+        first = t == (T - 1 if reverse else 0)
+        h_prev = h0 if first else out[t + 1 if reverse else t - 1]
+        kernels.gru_backward_step(gates, hn, h_prev, gout, dh, dh_w, Dh, Dx, d, h_prev_t, t)
+        xp.matmul(w_t, d, out=dh_w)
+    dh += dh_w
+    return Dh.reshape(G, T * B), Dx.reshape(G, T * B), dh
 
 
 def gru_reference(xw, w_hh, b_hh, h0, reverse=False):
