@@ -59,7 +59,7 @@ class Adam(Optimizer):
         # folded into the denominator: one pass fewer over the parameter.
         step_size = lr / (1 - beta1 ** step)
         c = (1 - beta2 ** step) ** 0.5
-        kernels = None if group["amsgrad"] or step_size == 0 else _kernels_for(p, g)
+        kernels = None if group["amsgrad"] or step_size == 0 else _kernels_for(p, g, m, v)
         if kernels is not None:
             weight = 1 - beta1                  # as _lerp_: from g's side when weight >= 0.5
             from_g = abs(weight) >= 0.5
@@ -86,11 +86,11 @@ class Adam(Optimizer):
         xp.subtract(p, denom, out=p)
 
 
-def _kernels_for(p, g):
+def _kernels_for(p, *arrays):
     """The compiled updates when they apply to these arrays (one float32 or float64 dtype,
-    C-contiguous), else None: the NumPy path."""
-    if p.dtype not in (np.float32, np.float64) or g.dtype != p.dtype or \
-            not (p.flags.c_contiguous and g.flags.c_contiguous):
+    all C-contiguous: the kernel updates flat views of them), else None: the NumPy path."""
+    if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or \
+            any(a.dtype != p.dtype or not a.flags.c_contiguous for a in arrays):
         return None
     return jit.load("tessera.optim._kernels")
 

@@ -160,6 +160,29 @@ def test_compiled_adam_takes_the_numpy_path_where_it_does_not_apply():
     np.testing.assert_array_equal(results[2], results[0])
 
 
+def test_adam_updates_moments_held_in_strided_arrays():
+    # A loaded state may hold non-contiguous moments; the update must still reach them.
+    def param():
+        q = ts.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
+        q.grad = ts.tensor(np.linspace(2, -2, 12, dtype=np.float32).reshape(3, 4))
+        return q
+
+    p, q = param(), param()
+    opt, ref = optim.Adam([p], lr=0.1), optim.Adam([q], lr=0.1)
+    opt.step()
+    ref.step()
+    for key in ("exp_avg", "exp_avg_sq"):
+        strided = np.zeros((4, 3), np.float32).T     # (3, 4), Fortran-ordered
+        strided[...] = opt.state[p][key].numpy()
+        opt.state[p][key] = ts.tensor(strided)
+        opt.state[p][key]._data = strided
+    opt.step()
+    ref.step()
+    np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+    for key in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_array_equal(opt.state[p][key].numpy(), ref.state[q][key].numpy())
+
+
 def test_float64_parameters_keep_float64():
     values = _initial_values(np.float64)
     tp, qp = _ts_params(values), _torch_params(values)
