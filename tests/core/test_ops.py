@@ -161,6 +161,8 @@ def test_relu_on_rows_of_zeros_matches_torch(shape):
 def test_relu_backward_of_large_arrays_matches_torch(compiled, shape):
     """ReLU's backward with a gradient of its own (the compiled loop takes large contiguous
     arrays): zero where the output is 0, including against inf and NaN gradients."""
+    if compiled and not jit.available():
+        pytest.skip("compiled loops are off here (TESSERA_JIT=0 or numba missing)")
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)
