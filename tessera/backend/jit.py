@@ -9,8 +9,9 @@ Kernel modules sit beside their operators (``nn/modules/_rnn_kernels.py``,
 ``optim/_kernels.py``, ``ops/_*_kernels.py``), import numba and decorate their loops with
 :func:`kernel`; operators ask for them through :func:`load`, which gives ``None`` when numba
 is not installed or compiled loops are turned off (``TESSERA_JIT=0`` in the environment, or
-:func:`disabled`), and the operator takes its NumPy path. So numba is imported on first use only, never at ``import tessera``.
-Kernels compile on their first call and are cached on disk by numba.
+:func:`disabled`), and the operator takes its NumPy path. So numba is imported on first use
+only, never at ``import tessera``. Kernels compile on their first call and are cached on disk
+by numba.
 """
 
 import contextlib
