@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import warnings
 
 __all__ = ["available", "load", "disabled", "kernel"]
 
@@ -35,12 +36,23 @@ def available():
 
 
 def load(module):
-    """The kernel module named ``module`` (absolute), or None when kernels are not in use."""
+    """The kernel module named ``module`` (absolute), or None when kernels are not in use.
+
+    A numba that is installed but cannot be imported (one built for another NumPy, say)
+    turns the kernels off with a warning, once: the NumPy paths still run.
+    """
+    global _numba_installed
     if not available():
         return None
     found = _modules.get(module)
     if found is None:
-        found = _modules[module] = importlib.import_module(module)
+        try:
+            found = _modules[module] = importlib.import_module(module)
+        except ImportError as error:
+            _numba_installed = False
+            warnings.warn(f"tessera: numba could not be imported ({error}); compiled loops are "
+                          "off and the NumPy paths run instead", RuntimeWarning, stacklevel=2)
+            return None
     return found
 
 

@@ -2,8 +2,10 @@
 
 import importlib
 import os
+import sys
 
 import numpy as np
+import pytest
 
 from tessera.backend import jit
 
@@ -42,3 +44,25 @@ def test_lstm_activations_are_as_accurate_as_stated():
     normal = (x >= -87) & (x <= 88)
     assert np.abs(exp[normal] / np.exp(exact[normal]) - 1).max() <= 1.2e-7    # 2 ulp
     assert np.all(exp[x < -87] == 0) and np.all(exp[x > 88] == np.inf)
+
+
+def test_a_numba_that_fails_to_import_turns_the_kernels_off(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("Numba needs NumPy 2.3 or less")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(jit, "_modules", {})
+    monkeypatch.setattr(jit, "_numba_installed", True)
+    monkeypatch.setattr(jit, "_enabled", True)
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    for name in [m for m in sys.modules if m.startswith("tessera.ops._norm_kernels")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.warns(RuntimeWarning, match="numba could not be imported"):
+        assert jit.load("tessera.ops._norm_kernels") is None
+    assert not jit.available()
+    assert jit.load("tessera.ops._norm_kernels") is None    # once: no second warning
