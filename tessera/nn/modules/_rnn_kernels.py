@@ -3,9 +3,8 @@
 One call does a whole step's elementwise work that ``LSTMLayer`` otherwise does in 11
 NumPy passes (forward) or 6 passes plus 7 whole-sequence passes (backward), and likewise
 for ``GRULayer``. The layouts are the layers': feature-major gates ``(T, G, B)`` (for the
-LSTM in the order o, i, f, g with the sigmoid gates' pre-activations halved; for the GRU
-r, z, n), states ``(T, H, B)``, outputs ``(T, B, H)``. Float32 only: :func:`sigmoid` and
-:func:`tanh` are float32 approximations.
+LSTM in the order o, i, f, g; for the GRU r, z, n), states ``(T, H, B)``, outputs
+``(T, B, H)``. Float32 only: :func:`sigmoid` and :func:`tanh` are float32 approximations.
 """
 
 import math
@@ -83,9 +82,9 @@ def lstm_forward_step(gates, proj, bias, c_prev, cells, tanh_c, out, h, t):
     cell ``c_prev``."""
     G, B = gates.shape[1:]
     H = G // 4
-    for r in range(3 * H):          # o, i, f, pre-activations halved (LSTMLayer)
+    for r in range(3 * H):          # o, i, f
         for j in range(B):
-            gates[t, r, j] = sigmoid(_TWO * (gates[t, r, j] + proj[r, t, j] + bias[r]))
+            gates[t, r, j] = sigmoid(gates[t, r, j] + proj[r, t, j] + bias[r])
     for r in range(3 * H, G):       # g
         for j in range(B):
             gates[t, r, j] = tanh(gates[t, r, j] + proj[r, t, j] + bias[r])

@@ -82,6 +82,15 @@ def _shifted(xp, out, h0, reverse):
     return xp.concatenate([h0[None], out[:-1]])[:len(out)]
 
 
+def _state_before(t, states, initial, reverse):
+    """The state step ``t`` starts from: ``initial`` for the first step in time order, else
+    its neighbour's entry of ``states`` (``(T, ...)``)."""
+    T = len(states)
+    if t == (T - 1 if reverse else 0):
+        return initial
+    return states[t + 1 if reverse else t - 1]
+
+
 def _hidden_weight_grad(D, out, h0, reverse):
     """``sum_t D_t @ h_{t-1}``, the recurrent weight's gradient, from the gate gradients ``D``
     ``(G, T*B)`` and the outputs ``(T, B, H)``, without a shifted copy of the outputs: the
@@ -149,8 +158,8 @@ class LSTMLayer(_Recurrence):
     the backward collects every step's gate gradients in one ``(4H, T*B)`` array ``D``, so
     ``dW_ih``, ``dW_hh``, ``db`` and ``dx`` are one GEMM (or sum) each over all steps.
 
-    Inside, the gates are kept in the order o, i, f, g (:func:`_gates_ofig`) with the
-    sigmoid gates' weights halved, since ``sigmoid(z) = (1 + tanh(z / 2)) / 2``: one tanh
+    Inside, the gates are kept in the order o, i, f, g (:func:`_gates_ofig`). The NumPy
+    steps halve the sigmoid gates' weights, since ``sigmoid(z) = (1 + tanh(z / 2)) / 2``: one tanh
     activates all four gates and one multiply-add finishes the sigmoids, 11 array calls a
     step instead of 15 (a step's elementwise work 45 -> 30 us at B=32, H=256).
     """
@@ -163,15 +172,16 @@ class LSTMLayer(_Recurrence):
         dt = x.dtype
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
-        bias = None if b is None else _gates_ofig(xp, b, H, 0.5)
+        half = None if kernels else 0.5   # the NumPy steps' tanh trick (the kernels need none)
+        bias = None if b is None else _gates_ofig(xp, b, H, half)
         if kernels is not None and bias is None:
             bias = xp.zeros(G, dt)     # the kernels add the bias step by step
         if w_ih is None:
-            x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, 0.5).reshape(G, T, B)
+            x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, half).reshape(G, T, B)
         else:
-            x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, 0.5),
+            x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, half),
                                        None if kernels else bias, G)
-        w_rec = _gates_ofig(xp, w_hh, H, 0.5)
+        w_rec = _gates_ofig(xp, w_hh, H, half)
         h = xp.zeros((B, H), dt) if h0 is None else h0
         c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
         gates = xp.empty((T, G, B), dt)    # activated o, i, f, g per step, feature-major
@@ -301,8 +311,7 @@ def _lstm_bptt_kernel(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, r
     T = len(gates)
     d = xp.empty(gates.shape[1:], gates.dtype)
     for t in reversed(_steps(T, reverse)):
-        first = t == (T - 1 if reverse else 0)
-        c_prev = c_first if first else cells[t + 1 if reverse else t - 1]
+        c_prev = _state_before(t, cells, c_first, reverse)
         kernels.lstm_backward_step(gates, c_prev, tanh_c, gout, dh, dc, D, d, t)
         xp.matmul(w_t, d, out=dh)
 
@@ -490,8 +499,7 @@ def _gru_bptt_kernel(xp, gates, hn, out, h0, gout, w_t, dh, reverse, need_dx):
     dh_w = xp.zeros_like(dh)
     h_prev_t = xp.empty_like(dh)
     for t in reversed(_steps(T, reverse)):
-        first = t == (T - 1 if reverse else 0)
-        h_prev = h0 if first else out[t + 1 if reverse else t - 1]
+        h_prev = _state_before(t, out, h0, reverse)
         kernels.gru_backward_step(gates, hn, h_prev, gout, dh, dh_w, Dh, Dx, d, h_prev_t, t)
         xp.matmul(w_t, d, out=dh_w)
     dh += dh_w
