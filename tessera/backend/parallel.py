@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from . import process, threads
 
-__all__ = ["parallel_for", "threads_for", "gemm_ns", "pass_ns", "MIN_CHUNK_NS"]
+__all__ = ["parallel_for", "threads_for", "run_together", "threads_together", "gemm_ns",
+           "pass_ns", "MIN_CHUNK_NS"]
 
 MIN_CHUNK_NS = 100_000
 
@@ -68,10 +69,10 @@ def _threads_can_share_cores():
     return _can_share
 
 
-def _run_chunk(body, start, stop):
+def _run_chunk(body, *args):
     _region.active = True
     try:
-        return body(start, stop)
+        return body(*args)
     finally:
         _region.active = False
 
@@ -110,5 +111,39 @@ def parallel_for(n, body, ns_per_item):
         finally:
             # Every chunk finishes before BLAS gets its threads back and before an error
             # propagates, so no chunk outlives the call.
+            wait(futures)
+    return [first] + [f.result() for f in futures]
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_together(ns):
+    """How many threads :func:`run_together` should use for work of about ``ns``
+    nanoseconds: as many as :func:`threads_for` gives, and no more than the cores this
+    process may run on, since its bodies wait for each other by spinning."""
+    return max(1, min(threads_for(ns), _usable_cores()))
+
+
+def run_together(n, body):
+    """``[body(0), ..., body(n - 1)]``, all running at the same time, one thread each (the
+    caller's runs ``body(0)``), with BLAS single-threaded meanwhile.
+
+    For bodies that wait for each other, as a compiled loop with a barrier at every step
+    does: each needs a thread of its own, so ``n`` should come from
+    :func:`threads_together`. A body that raises cannot release the others' waits, so
+    bodies must not fail once started.
+    """
+    if n <= 1:
+        return [body(0)]
+    with threads.single_threaded_blas():
+        futures = [_executor(n - 1).submit(_run_chunk, body, i) for i in range(1, n)]
+        try:
+            first = _run_chunk(body, 0)
+        finally:
             wait(futures)
     return [first] + [f.result() for f in futures]

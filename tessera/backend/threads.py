@@ -11,13 +11,16 @@ only).
 import contextlib
 import os
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_is_controllable", "single_threaded_blas"]
+__all__ = ["set_num_threads", "get_num_threads", "blas_is_controllable", "single_threaded_blas",
+           "blas_controllers"]
 
 _num_threads = None    # None until first asked: then BLAS's own count at start-up
 _blas = None           # threadpoolctl controllers of the BLAS libraries NumPy loaded
 
 
-def _blas_controllers():
+def blas_controllers():
+    """threadpoolctl's controllers of the BLAS libraries NumPy loaded ([] without
+    threadpoolctl)."""
     global _blas
     if _blas is None:
         try:
@@ -37,7 +40,7 @@ def set_num_threads(n):
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
-    for blas in _blas_controllers():
+    for blas in blas_controllers():
         blas.set_num_threads(n)
     _num_threads = n
 
@@ -46,25 +49,25 @@ def get_num_threads():
     """The number of threads the backend uses."""
     global _num_threads
     if _num_threads is None:
-        counts = [blas.num_threads for blas in _blas_controllers()]
+        counts = [blas.num_threads for blas in blas_controllers()]
         _num_threads = counts[0] if counts else (os.cpu_count() or 1)
     return _num_threads
 
 
 def blas_is_controllable():
     """Whether BLAS's thread count can be changed (threadpoolctl found NumPy's BLAS)."""
-    return bool(_blas_controllers())
+    return bool(blas_controllers())
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
     """BLAS calls run on the calling thread alone meanwhile, so that tessera's own threads
     can each run GEMMs side by side without oversubscribing the cores."""
-    for blas in _blas_controllers():
+    n = get_num_threads()   # asked first: it reads BLAS's own count the first time
+    for blas in blas_controllers():
         blas.set_num_threads(1)
     try:
         yield
     finally:
-        n = get_num_threads()
-        for blas in _blas_controllers():
+        for blas in blas_controllers():
             blas.set_num_threads(n)

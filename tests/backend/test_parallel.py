@@ -67,6 +67,40 @@ def test_one_thread_means_no_split(split_everything, monkeypatch):
     assert parallel.parallel_for(100, lambda a, b: (a, b), 1.0) == [(0, 100)]
 
 
+def test_run_together_runs_every_body_at_once_with_single_threaded_blas(split_everything):
+    barrier = threading.Barrier(3, timeout=10)  # times out unless all three run at once
+    seen = []
+
+    def body(i):
+        seen.append([b.num_threads for b in threads.blas_controllers()])
+        barrier.wait()
+        return i, threading.get_ident()
+    results = parallel.run_together(3, body)
+    assert [i for i, _ in results] == [0, 1, 2]
+    assert results[0][1] == threading.get_ident() and len({t for _, t in results}) == 3
+    assert all(counts == [1] * len(counts) for counts in seen)
+    assert parallel.run_together(1, lambda i: threading.get_ident()) == [threading.get_ident()]
+
+
+def test_threads_together_stays_within_the_usable_cores(split_everything, monkeypatch):
+    monkeypatch.setattr(threads, "_num_threads", 8)
+    monkeypatch.setattr(parallel, "_usable_cores", lambda: 2)
+    assert parallel.threads_together(1e9) == 2
+    monkeypatch.setattr(parallel, "MIN_CHUNK_NS", 1e9)
+    assert parallel.threads_together(1e3) == 1
+
+
+def test_single_threaded_blas_restores_the_count_it_found(monkeypatch):
+    # Asked for the first time inside the block, the count used to be read as 1.
+    controllers = threads.blas_controllers()
+    assert controllers    # threadpoolctl (a dependency) finds NumPy's OpenBLAS
+    before = [c.num_threads for c in controllers]
+    monkeypatch.setattr(threads, "_num_threads", None)
+    with threads.single_threaded_blas():
+        assert [c.num_threads for c in controllers] == [1] * len(controllers)
+    assert [c.num_threads for c in controllers] == before
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forked_child_gets_a_fresh_pool(split_everything):
     parallel.parallel_for(4, lambda a, b: None, 1.0)  # the parent's pool exists

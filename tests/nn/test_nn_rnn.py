@@ -92,13 +92,15 @@ def test_cells_match_torch(name, kwargs):
     compare_modules(tm, th, [x[0]], rtol=RTOL, atol=ATOL)  # unbatched
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-steps", "numpy-steps"])
-def test_lstm_training_loop_step_matches_torch(compiled):
+@pytest.mark.parametrize("path", ["two-threads", "one-thread", "per-step", "numpy"])
+def test_lstm_training_loop_step_matches_torch(path, monkeypatch):
     rng = np.random.default_rng(3)
-    th = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True)
-    tm = load_from_torch(nn.LSTM(6, 8, num_layers=2, batch_first=True), th)
+    th = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True)
+    tm = load_from_torch(nn.LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True), th)
     x = rng.standard_normal((3, 10, 6)).astype(np.float32)
-    with contextlib.nullcontext() if compiled else jit.disabled():
+    if path != "numpy":
+        _run_lstm_as(path, monkeypatch)
+    with jit.disabled() if path == "numpy" else contextlib.nullcontext():
         out, (h, c) = tm(ts.tensor(x))
         (out.sum() + h.pow(2).sum() + c.sum()).backward()
     tout, (th_h, th_c) = th(torch.tensor(x))
@@ -107,14 +109,38 @@ def test_lstm_training_loop_step_matches_torch(compiled):
         assert_close(p.grad, q.grad, rtol=RTOL, atol=ATOL, msg=name)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def _run_lstm_as(path, monkeypatch):
+    """Make float32 LSTM layers take ``path``: the compiled loop over the whole sequence
+    split over two threads or on one, or compiled steps with NumPy's GEMM in between."""
+    if path == "per-step":
+        monkeypatch.setattr(_rnn_ops.native, "sgemm_address", lambda: None)
+    else:
+        assert _rnn_ops.native.sgemm_address() is not None  # NumPy's wheels: OpenBLAS ILP64
+        parts = 2 if path == "two-threads" else 1
+        monkeypatch.setattr(_rnn_ops.parallel, "threads_together", lambda ns: parts)
+
+
+def test_lstm_whose_units_do_not_split_evenly_runs_on_one_thread(monkeypatch):
+    _run_lstm_as("two-threads", monkeypatch)
+    assert _rnn_ops._lstm_parts(_rnn_ops._rnn_kernels(np.float32), 4, 2, 5) == 1
+    tm, th = _pair("LSTM", {}, hidden=5)
+    x = np.random.default_rng(4).standard_normal((4, 2, 3)).astype(np.float32)
+    compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("kind", ["lstm-two-threads", "lstm-one-thread", "lstm-per-step",
+                                  "gru"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("projected", [False, True], ids=["layer", "sequence"])
 @pytest.mark.parametrize("with_states", [True, False])
-def test_compiled_steps_as_accurate_as_numpy_steps(kind, reverse, projected, with_states):
+def test_compiled_steps_as_accurate_as_numpy_steps(kind, reverse, projected, with_states,
+                                                   monkeypatch):
     # float32 LSTM and GRU layers run compiled steps (nn/modules/_rnn_kernels.py). Against
     # the float64 result, their values and gradients must be float32-accurate, as the NumPy
     # steps' are, saturated gates included (inputs scaled by 3).
+    if kind != "gru":
+        _run_lstm_as(kind[len("lstm-"):], monkeypatch)
+        kind = "lstm"
     rng = np.random.default_rng(11)
     T, B, IN, H = 7, 3, 5, 6
     G = 4 * H if kind == "lstm" else 3 * H

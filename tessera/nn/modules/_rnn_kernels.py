@@ -8,10 +8,11 @@ LSTM in the order o, i, f, g; for the GRU r, z, n), states ``(T, H, B)``, output
 """
 
 import math
+import platform
 
 import numpy as np
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ...backend.jit import kernel
@@ -72,65 +73,230 @@ def tanh(x):
     return small if abs(x) < _TANH_SMALL else large
 
 
+# -- calling BLAS and waiting for other threads from compiled code ---------------------------
+
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS = 101, 111
+_SPINS_BEFORE_YIELDING = 1 << 14     # ~0.1-0.5 ms of pause instructions
+
+
+@intrinsic
+def _sgemm(typingctx, function, m, n, k, a, lda, b, ldb, c, ldc):
+    """``C = A @ B`` in float32, row-major, through the ``cblas_sgemm`` at address
+    ``function`` (64-bit integers); ``a``, ``b``, ``c`` are data addresses."""
+    i64 = types.int64
+    signature = types.void(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+    def codegen(context, builder, signature, args):
+        function, m, n, k, a, lda, b, ldb, c, ldc = args
+        i32, int64, f32_ = ir.IntType(32), ir.IntType(64), ir.FloatType()
+        ptr = f32_.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, int64, int64, int64, f32_, ptr,
+                                               int64, ptr, int64, f32_, ptr, int64])
+        callee = builder.inttoptr(function, fnty.as_pointer())
+        builder.call(callee, [ir.Constant(i32, _CBLAS_ROW_MAJOR), ir.Constant(i32, _CBLAS_NO_TRANS),
+                              ir.Constant(i32, _CBLAS_NO_TRANS), m, n, k, ir.Constant(f32_, 1.0),
+                              builder.inttoptr(a, ptr), lda, builder.inttoptr(b, ptr), ldb,
+                              ir.Constant(f32_, 0.0), builder.inttoptr(c, ptr), ldc])
+        return context.get_dummy_value()
+    return signature, codegen
+
+
+def _flag_pointer(context, builder, array_type, array, index):
+    array = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, array, [index])
+
+
+@intrinsic
+def _load_acquire(typingctx, flags, i):
+    """``flags[i]`` (int64), read atomically: what its writer wrote before it is visible."""
+    def codegen(context, builder, signature, args):
+        pointer = _flag_pointer(context, builder, signature.args[0], *args)
+        return builder.load_atomic(pointer, "acquire", 8)
+    return types.int64(flags, types.intp), codegen
+
+
+@intrinsic
+def _store_release(typingctx, flags, i, value):
+    """``flags[i] = value`` atomically, after everything written before it."""
+    def codegen(context, builder, signature, args):
+        pointer = _flag_pointer(context, builder, signature.args[0], args[0], args[1])
+        builder.store_atomic(args[2], pointer, "release", 8)
+        return context.get_dummy_value()
+    return types.void(flags, types.intp, types.int64), codegen
+
+
+@intrinsic
+def _pause(typingctx):
+    """x86's ``pause`` in a spin loop (frees the core's pipeline for its sibling); nothing
+    elsewhere."""
+    def codegen(context, builder, signature, args):
+        if platform.machine().lower() in ("x86_64", "amd64", "i686", "x86"):
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty,
+                                                        "llvm.x86.sse2.pause"), [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def _call(typingctx, function):
+    """Calls the ``void f(void)`` at address ``function``."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.VoidType(), [])
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [])
+        return context.get_dummy_value()
+    return types.void(types.int64), codegen
+
+
+@kernel
+def _announce(flags, p, steps):
+    """Part ``p`` has finished ``steps`` steps (each part's flag on its own cache line)."""
+    _store_release(flags, 16 * p, steps)
+
+
+@kernel
+def _wait_for_all(flags, P, steps, sched_yield):
+    """Spins until every part has finished ``steps`` steps; after a while it yields its core
+    at each try (``sched_yield``, when not 0), in case a part waits for a core."""
+    for q in range(P):
+        spins = 0
+        while _load_acquire(flags, 16 * q) < steps:
+            if spins < _SPINS_BEFORE_YIELDING:
+                _pause()
+                spins += 1
+            elif sched_yield != 0:
+                _call(sched_yield)
+
+
+# -- the LSTM -----------------------------------------------------------------------------------
+# The gates' rows come in ``P`` parts, each with the o, i, f, g rows of its ``H / P`` hidden
+# units (``_rnn_ops._lstm_rows``), so that part p's gate arithmetic needs only its own rows
+# and its GEMM writes one block. With P = 1 that is o, i, f, g over all units.
+
+@kernel
+def _lstm_forward_cells(a, proj, bias, c_prev, c, tanh_c, h, out, t, k0):
+    """Step ``t``'s gate arithmetic for one part of ``n`` hidden units, first unit ``k0``.
+    Views of the part's rows: ``a`` ``(4n, B)`` holds ``W_hh @ h.T`` (its o, i, f, g rows),
+    ``proj`` ``(4n, T, B)`` the input projection and ``bias`` ``(4n,)`` (added here: that
+    saves a pass over the whole projection); ``c_prev``, ``c``, ``tanh_c``, ``h``
+    ``(n, B)``; ``out`` is step t's ``(B, H)`` output. Activates the gates in place and writes
+    the cell, its tanh and the new hidden state, feature-major into ``h`` (the next step's
+    GEMM operand: 3% faster than a transposed view) and batch-major into ``out``.
+    (Part views rather than row offsets into whole arrays: with offsets the loops ran 2x
+    slower.)"""
+    R, B = a.shape
+    n = R // 4
+    for r in range(3 * n):          # o, i, f
+        for j in range(B):
+            a[r, j] = sigmoid(a[r, j] + proj[r, t, j] + bias[r])
+    for r in range(3 * n, R):       # g
+        for j in range(B):
+            a[r, j] = tanh(a[r, j] + proj[r, t, j] + bias[r])
+    for u in range(n):
+        for j in range(B):
+            cell = a[2 * n + u, j] * c_prev[u, j] + a[n + u, j] * a[3 * n + u, j]
+            c[u, j] = cell
+            tc = tanh(cell)
+            tanh_c[u, j] = tc
+            h[u, j] = a[u, j] * tc
+    for j in range(B):
+        for u in range(n):
+            out[j, k0 + u] = h[u, j]
+
+
+@kernel
+def _lstm_backward_cells(a, c_prev, tanh_c, g_out, dh, dc, D, d, t, k0):
+    """Step ``t`` of backpropagation through time for one part of ``n`` hidden units, first
+    unit ``k0`` (views as in :func:`_lstm_forward_cells`: ``a`` the activated gates
+    ``(4n, B)``, ``c_prev``, ``tanh_c``, ``dh``, ``dc`` ``(n, B)``, ``g_out`` step t's
+    ``(B, H)`` output gradient). ``dh`` holds the gradient reaching ``h_t`` through the next
+    step (``W_hh.T @ D[:, t + 1]``), ``dc`` the one reaching ``c_t``; writes the gradients
+    of the gates' pre-activations into ``D[:, t]`` (``D`` ``(4n, T, B)``) and into ``d``
+    (``(4n, B)``, contiguous: the next GEMM reads it 10% faster than the strided
+    ``D[:, t]``), and leaves the gradient reaching ``c_{t-1}`` in ``dc``."""
+    R, B = a.shape
+    n = R // 4
+    for j in range(B):
+        for u in range(n):
+            dh[u, j] += g_out[j, k0 + u]
+    for u in range(n):
+        for j in range(B):
+            o, i, f, g = a[u, j], a[n + u, j], a[2 * n + u, j], a[3 * n + u, j]
+            tc = tanh_c[u, j]
+            d_h = dh[u, j]
+            d_c = d_h * o * (_ONE - tc * tc) + dc[u, j]
+            D[u, t, j] = d[u, j] = d_h * tc * o * (_ONE - o)
+            D[n + u, t, j] = d[n + u, j] = d_c * g * i * (_ONE - i)
+            D[2 * n + u, t, j] = d[2 * n + u, j] = d_c * c_prev[u, j] * f * (_ONE - f)
+            D[3 * n + u, t, j] = d[3 * n + u, j] = d_c * i * (_ONE - g * g)
+            dc[u, j] = d_c * f
+
+
 @kernel
 def lstm_forward_step(gates, proj, bias, c_prev, cells, tanh_c, out, h, t):
-    """Step ``t``: ``gates[t]`` holds ``W_hh @ h.T``; adds the input projection
-    ``proj[:, t]`` and ``bias`` (``(4H,)``; adding it here saves a pass over the whole
-    projection), activates the gates in place and writes ``cells[t]``, ``tanh_c[t]`` and
-    the new hidden state, feature-major into ``h`` (``(H, B)``, the next step's GEMM operand:
-    3% faster than a transposed view) and batch-major into ``out[t]``, from the previous
-    cell ``c_prev``."""
-    G, B = gates.shape[1:]
-    H = G // 4
-    for r in range(3 * H):          # o, i, f
-        for j in range(B):
-            gates[t, r, j] = sigmoid(gates[t, r, j] + proj[r, t, j] + bias[r])
-    for r in range(3 * H, G):       # g
-        for j in range(B):
-            gates[t, r, j] = tanh(gates[t, r, j] + proj[r, t, j] + bias[r])
-    for k in range(H):
-        for j in range(B):
-            c = gates[t, 2 * H + k, j] * c_prev[k, j] + gates[t, H + k, j] * gates[t, 3 * H + k, j]
-            cells[t, k, j] = c
-            tc = tanh(c)
-            tanh_c[t, k, j] = tc
-            h[k, j] = gates[t, k, j] * tc
-    for j in range(B):
-        for k in range(H):
-            out[t, j, k] = h[k, j]
+    """One forward step's gate arithmetic over all units (:func:`_lstm_forward_cells`),
+    for a caller that does the step's GEMM itself."""
+    _lstm_forward_cells(gates[t], proj, bias, c_prev, cells[t], tanh_c[t], h, out[t], t, 0)
 
 
 @kernel
 def lstm_backward_step(gates, c_prev, tanh_c, g_out, dh, dc, D, d, t):
-    """Step ``t`` of backpropagation through time: ``dh`` holds the gradient reaching
-    ``h_t`` through the next step (``W_hh.T @ D[:, t + 1]``), ``dc`` the one reaching
-    ``c_t``; writes the gradients of the gates' pre-activations into ``D[:, t]`` and into
-    ``d`` (``(4H, B)``, contiguous: the next GEMM reads it 10% faster than the strided
-    ``D[:, t]``), and leaves the gradient reaching ``c_{t-1}`` in ``dc``."""
-    G, B = gates.shape[1:]
-    H = G // 4
-    for j in range(B):
-        for k in range(H):
-            dh[k, j] += g_out[t, j, k]
-    for k in range(H):
-        for j in range(B):
-            o = gates[t, k, j]
-            i = gates[t, H + k, j]
-            f = gates[t, 2 * H + k, j]
-            g = gates[t, 3 * H + k, j]
-            tc = tanh_c[t, k, j]
-            d_h = dh[k, j]
-            d_c = d_h * o * (_ONE - tc * tc) + dc[k, j]
-            d_o = d_h * tc * o * (_ONE - o)
-            d_i = d_c * g * i * (_ONE - i)
-            d_f = d_c * c_prev[k, j] * f * (_ONE - f)
-            d_g = d_c * i * (_ONE - g * g)
-            D[k, t, j] = d[k, j] = d_o
-            D[H + k, t, j] = d[H + k, j] = d_i
-            D[2 * H + k, t, j] = d[2 * H + k, j] = d_f
-            D[3 * H + k, t, j] = d[3 * H + k, j] = d_g
-            dc[k, j] = d_c * f
+    """One backward step's gate arithmetic over all units (:func:`_lstm_backward_cells`)."""
+    _lstm_backward_cells(gates[t], c_prev, tanh_c[t], g_out[t], dh, dc, D, d, t, 0)
 
+
+@kernel
+def lstm_forward(sgemm, sched_yield, p, P, w, proj, bias, c0, gates, cells, tanh_c, out, h,
+                 flags, reverse):
+    """Part ``p`` of ``P`` of a whole forward pass, every step's GEMM included, each part on
+    its own thread (``parallel.run_together``): per step, part p's rows of
+    ``gates[t] = w @ h_{t-1}`` (``w`` ``(4H, H)`` in part order) through ``sgemm`` (the
+    address of a 64-bit-integer ``cblas_sgemm``, single-threaded meanwhile), then its gate
+    arithmetic. ``h`` is ``(2, H, B)``: ``h[0]`` holds ``h0.T``, step s writes
+    ``h[(s + 1) % 2]`` while the others may still read ``h[s % 2]``; the last state ends in
+    ``h[T % 2]``. Each part announces a finished step in ``flags[16 p]`` (zeros at the
+    start) and waits for all parts to finish a step before its GEMM reads their ``h``."""
+    T, G, B = gates.shape
+    H = G // 4
+    n = H // P
+    rows, units = slice(4 * n * p, 4 * n * (p + 1)), slice(n * p, n * (p + 1))
+    w, proj, bias, c0 = w[rows], proj[rows], bias[rows], c0[units]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        _wait_for_all(flags, P, s, sched_yield)
+        a = gates[t, rows]
+        _sgemm(sgemm, 4 * n, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B, a.ctypes.data, B)
+        c_prev = c0 if s == 0 else cells[t + 1 if reverse else t - 1, units]
+        _lstm_forward_cells(a, proj, bias, c_prev, cells[t, units], tanh_c[t, units],
+                            h[(s + 1) % 2, units], out[t], t, n * p)
+        _announce(flags, p, s + 1)
+
+
+@kernel
+def lstm_backward(sgemm, sched_yield, p, P, w_t, gates, cells, tanh_c, c0, g_out, dh, dc, D,
+                  d, flags, reverse):
+    """Part ``p`` of ``P`` of backpropagation through time over all steps (see
+    :func:`lstm_forward` for the parts, ``sgemm`` and ``flags``): per step its gate
+    arithmetic (:func:`_lstm_backward_cells`), then, once every part has written its rows of
+    ``d[s % 2]`` (``d`` is ``(2, 4H, B)``), its rows of ``dh = w_t @ d[s % 2]`` (``w_t``
+    ``(H, 4H)``, columns in part order). ``dh`` and ``dc`` end as the gradients reaching
+    ``h0`` and ``c0``."""
+    T, G, B = gates.shape
+    H = G // 4
+    n = H // P
+    rows, units = slice(4 * n * p, 4 * n * (p + 1)), slice(n * p, n * (p + 1))
+    w_t, c0, dh, dc, D = w_t[units], c0[units], dh[units], dc[units], D[rows]
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        c_prev = c0 if s == T - 1 else cells[t + 1 if reverse else t - 1, units]
+        _lstm_backward_cells(gates[t, rows], c_prev, tanh_c[t, units], g_out[t], dh, dc, D,
+                             d[s % 2, rows], t, n * p)
+        _announce(flags, p, s + 1)
+        _wait_for_all(flags, P, s + 1, sched_yield)
+        _sgemm(sgemm, n, B, G, w_t.ctypes.data, G, d[s % 2].ctypes.data, B, dh.ctypes.data, B)
+
+
+# -- the GRU ------------------------------------------------------------------------------------
 
 @kernel
 def gru_forward_step(gates, proj, b_hh, hn, out, h, t):

@@ -16,7 +16,7 @@ import numpy as np
 from ... import ops
 from ...autograd import grad_mode
 from ...autograd.function import Function, _make_tensor
-from ...backend import get_array_module, jit
+from ...backend import get_array_module, jit, native, parallel
 
 __all__ = ["lstm_layer", "lstm_sequence", "gru_layer", "gru_sequence", "rnn_layer",
            "rnn_sequence", "lstm_reference", "lstm_layer_reference", "gru_reference",
@@ -131,19 +131,41 @@ def _regrad(reference, inputs, grads, **params):
 
 # == LSTM =======================================================================================
 
-def _gates_ofig(xp, a, H, sigmoid_scale=None):
-    """``a``'s gate blocks along its first axis, PyTorch's order i, f, g, o, rearranged to
-    o, i, f, g: the sigmoid gates form one block and so do the gates the cell gradient
-    scales (i, f, g). With ``sigmoid_scale`` the sigmoid gates' rows are multiplied by it."""
-    out = xp.concatenate([a[3 * H:], a[:3 * H]])
+def _lstm_rows(H, parts):
+    """The order of the gates' rows inside ``LSTMLayer``, as indices into PyTorch's i, f, g,
+    o rows: ``parts`` blocks of ``H / parts`` hidden units, each with its units' o, i, f, g
+    rows. The sigmoid gates form one block and so do the gates the cell gradient scales
+    (i, f, g); a part's rows are one block for the thread that owns them."""
+    units = np.arange(H).reshape(parts, H // parts)
+    starts = np.array([3, 0, 1, 2]) * H      # where o, i, f, g begin in PyTorch's order
+    return (starts[None, :, None] + units[:, None, :]).reshape(-1)
+
+
+def _to_rows(a, rows, sigmoid_scale=None):
+    """``a``'s gate rows (first axis, PyTorch's order) in the order ``rows``; with
+    ``sigmoid_scale`` (one part only) the o, i, f rows are multiplied by it."""
+    out = a[rows]
     if sigmoid_scale is not None:
-        out[:3 * H] *= sigmoid_scale
+        out[:3 * (len(rows) // 4)] *= sigmoid_scale
     return out
 
 
-def _gates_ifgo(xp, a, H):
-    """The inverse of :func:`_gates_ofig`: blocks o, i, f, g back in PyTorch's order."""
-    return xp.concatenate([a[H:], a[:H]])
+def _from_rows(xp, a, rows):
+    """The inverse of :func:`_to_rows`: ``a``'s rows back in PyTorch's order."""
+    out = xp.empty_like(a)
+    out[rows] = a
+    return out
+
+
+def _lstm_parts(kernels, T, B, H):
+    """How many threads run ``LSTMLayer``'s compiled loops over the whole sequence, each
+    owning a part of the hidden units; 0 where those loops cannot run (no kernels, or NumPy's
+    BLAS is not one they can call: the steps then go back to Python for their GEMMs)."""
+    if kernels is None or native.sgemm_address() is None:
+        return 0
+    step = parallel.gemm_ns(4 * H * H * B) + parallel.pass_ns(4 * H * B, 8)
+    parts = parallel.threads_together(T * step)
+    return parts if H % parts == 0 else 1
 
 
 class LSTMLayer(_Recurrence):
@@ -158,10 +180,15 @@ class LSTMLayer(_Recurrence):
     the backward collects every step's gate gradients in one ``(4H, T*B)`` array ``D``, so
     ``dW_ih``, ``dW_hh``, ``db`` and ``dx`` are one GEMM (or sum) each over all steps.
 
-    Inside, the gates are kept in the order o, i, f, g (:func:`_gates_ofig`). The NumPy
-    steps halve the sigmoid gates' weights, since ``sigmoid(z) = (1 + tanh(z / 2)) / 2``: one tanh
-    activates all four gates and one multiply-add finishes the sigmoids, 11 array calls a
-    step instead of 15 (a step's elementwise work 45 -> 30 us at B=32, H=256).
+    Inside, the gates' rows are reordered (:func:`_lstm_rows`). Three ways to run the steps:
+
+    - with numba and NumPy's usual BLAS, a compiled loop runs the whole sequence, calling
+      the BLAS for each step's GEMM itself; on two threads each owns half the hidden units
+      (its rows of the GEMM and their gate arithmetic), and the threads meet once a step;
+    - with numba and another BLAS, each step is a NumPy GEMM and one compiled call;
+    - without numba, NumPy passes: the sigmoid gates' weights halved, since
+      ``sigmoid(z) = (1 + tanh(z / 2)) / 2``, so one tanh activates all four gates and one
+      multiply-add finishes the sigmoids (11 array calls a step instead of 15).
     """
 
     def forward(self, x, w_ih, w_hh, b, h0, c0, reverse):
@@ -172,22 +199,36 @@ class LSTMLayer(_Recurrence):
         dt = x.dtype
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
+        self.parts = parts = _lstm_parts(kernels, T, B, H)
+        rows = _lstm_rows(H, max(parts, 1))
         half = None if kernels else 0.5   # the NumPy steps' tanh trick (the kernels need none)
-        bias = None if b is None else _gates_ofig(xp, b, H, half)
+        bias = None if b is None else _to_rows(b, rows, half)
         if kernels is not None and bias is None:
             bias = xp.zeros(G, dt)     # the kernels add the bias step by step
         if w_ih is None:
-            x2, proj = None, _gates_ofig(xp, x.reshape(T * B, G).T, H, half).reshape(G, T, B)
+            x2, proj = None, _to_rows(x.reshape(T * B, G).T, rows, half).reshape(G, T, B)
         else:
-            x2, proj = _project_inputs(xp, x, _gates_ofig(xp, w_ih, H, half),
+            x2, proj = _project_inputs(xp, x, _to_rows(w_ih, rows, half),
                                        None if kernels else bias, G)
-        w_rec = _gates_ofig(xp, w_hh, H, half)
-        h = xp.zeros((B, H), dt) if h0 is None else h0
+        w_rec = _to_rows(w_hh, rows, half)
         c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
-        gates = xp.empty((T, G, B), dt)    # activated o, i, f, g per step, feature-major
+        gates = xp.empty((T, G, B), dt)    # activated gates per step, feature-major
         cells = xp.empty((T, H, B), dt)    # c_t
         tanh_c = xp.empty((T, H, B), dt)
         out = xp.empty((T, B, H), dt)
+        self.saved = (x2, gates, cells, tanh_c, out)
+        if parts:
+            h = xp.zeros((2, H, B), dt)    # h_{t-1} and h_t, feature-major
+            if h0 is not None:
+                h[0] = h0.T
+            flags = np.zeros(16 * parts, np.int64)
+            parallel.run_together(parts, lambda p: kernels.lstm_forward(
+                native.sgemm_address(), native.sched_yield_address(), p, parts, w_rec, proj,
+                bias, c, gates, cells, tanh_c, out, h, flags, reverse))
+            h_t = h[T % 2]
+            c = cells[0 if reverse else T - 1] if T else c
+            return out, xp.ascontiguousarray(h_t.T), xp.ascontiguousarray(c.T)
+        h = xp.zeros((B, H), dt) if h0 is None else h0
         ig = None if kernels else xp.empty((H, B), dt)
         h_t = h.T.copy() if kernels else h.T   # feature-major (H, B); the kernels write it
         for t in _steps(T, reverse):
@@ -199,7 +240,6 @@ class LSTMLayer(_Recurrence):
                                    out[t].T)
                 h_t = out[t].T
             c = cells[t]
-        self.saved = (x2, gates, cells, tanh_c, out)
         return out, xp.ascontiguousarray(h_t.T), xp.ascontiguousarray(c.T)
 
     def backward(self, g_out, g_h, g_c):
@@ -211,27 +251,38 @@ class LSTMLayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 4
+        parts = self.parts
+        rows = _lstm_rows(H, max(parts, 1))
         c_first = xp.zeros((H, B), gates.dtype) if c0 is None else \
             xp.ascontiguousarray(c0._data.T)
-        w_t = xp.ascontiguousarray(_gates_ofig(xp, w_hh._data, H).T)  # the faster GEMM operand
+        w_t = xp.ascontiguousarray(_to_rows(w_hh._data, rows).T)  # the faster GEMM operand
         dh = g_h._data.T.copy()   # written in place: never the caller's gradient
         dc = g_c._data.T.copy()
         D = xp.empty((G, T, B), gates.dtype)  # every step's gate gradients, (4H, T*B)
-        bptt = _lstm_bptt_kernel if _rnn_kernels(gates.dtype) else _lstm_bptt
-        bptt(xp, gates, cells, tanh_c, c_first, g_out._data, w_t, dh, dc, D, self.reverse)
+        gout = xp.ascontiguousarray(g_out._data, dtype=gates.dtype)
+        if parts:
+            kernels = _rnn_kernels(gates.dtype)
+            d = xp.empty((2, G, B), gates.dtype)
+            flags = np.zeros(16 * parts, np.int64)
+            parallel.run_together(parts, lambda p: kernels.lstm_backward(
+                native.sgemm_address(), native.sched_yield_address(), p, parts, w_t, gates,
+                cells, tanh_c, c_first, gout, dh, dc, D, d, flags, self.reverse))
+        else:
+            bptt = _lstm_bptt_kernel if _rnn_kernels(gates.dtype) else _lstm_bptt
+            bptt(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, self.reverse)
         D2 = D.reshape(G, T * B)
         need = self.next_edges
         dx = dw_ih = dw_hh = db = None
         if need[0] is not None:
-            dx = _gates_ifgo(xp, D2, H).T.reshape(x.shape) if w_ih is None else \
-                xp.matmul(D2.T, _gates_ofig(xp, w_ih._data, H)).reshape(x.shape)
+            dx = _from_rows(xp, D2, rows).T.reshape(x.shape) if w_ih is None else \
+                xp.matmul(D2.T, _to_rows(w_ih._data, rows)).reshape(x.shape)
         if need[1] is not None:
-            dw_ih = _gates_ifgo(xp, D2 @ x2, H)
+            dw_ih = _from_rows(xp, D2 @ x2, rows)
         if need[2] is not None:
-            dw_hh = _gates_ifgo(xp, _hidden_weight_grad(D2, out, None if h0 is None else h0._data,
-                                                        self.reverse), H)
+            dw_hh = _from_rows(xp, _hidden_weight_grad(D2, out, None if h0 is None else h0._data,
+                                                       self.reverse), rows)
         if need[3] is not None:
-            db = _gates_ifgo(xp, D2.sum(1), H)
+            db = _from_rows(xp, D2.sum(1), rows)
         return (None if dx is None else _make_tensor(dx),
                 None if dw_ih is None else _make_tensor(dw_ih),
                 None if dw_hh is None else _make_tensor(dw_hh),
@@ -307,7 +358,6 @@ def _lstm_bptt(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse)
 def _lstm_bptt_kernel(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, reverse):
     """:func:`_lstm_bptt` with one compiled call per step, writing ``D`` directly."""
     kernels = _rnn_kernels(gates.dtype)
-    gout = xp.ascontiguousarray(gout, dtype=gates.dtype)
     T = len(gates)
     d = xp.empty(gates.shape[1:], gates.dtype)
     for t in reversed(_steps(T, reverse)):
