@@ -122,7 +122,7 @@ def _run_lstm_as(path, monkeypatch):
 
 def test_lstm_whose_units_do_not_split_evenly_runs_on_one_thread(monkeypatch):
     _run_lstm_as("two-threads", monkeypatch)
-    assert _rnn_ops._lstm_parts(_rnn_ops._rnn_kernels(np.float32), 4, 2, 5) == 1
+    assert _rnn_ops._lstm_parts(object(), 4, 2, 5) == 1   # (any kernel module)
     tm, th = _pair("LSTM", {}, hidden=5)
     x = np.random.default_rng(4).standard_normal((4, 2, 3)).astype(np.float32)
     compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
