@@ -118,14 +118,19 @@ def _run_lstm_as(path, monkeypatch):
         assert _rnn_ops.native.sgemm_address() is not None  # NumPy's wheels: OpenBLAS ILP64
         parts = 2 if path == "two-threads" else 1
         monkeypatch.setattr(_rnn_ops.parallel, "threads_together", lambda ns: parts)
+        monkeypatch.setattr(_rnn_ops, "_MIN_SPLIT_STEP_NS", 0)
+        monkeypatch.setattr(_rnn_ops, "_PROJECTION_BLOCK", 3)  # whole and partial blocks
 
 
-def test_lstm_whose_units_do_not_split_evenly_runs_on_one_thread(monkeypatch):
-    _run_lstm_as("two-threads", monkeypatch)
-    assert _rnn_ops._lstm_parts(object(), 4, 2, 5) == 1   # (any kernel module)
-    tm, th = _pair("LSTM", {}, hidden=5)
-    x = np.random.default_rng(4).standard_normal((4, 2, 3)).astype(np.float32)
-    compare_modules(tm, th, [x], rtol=RTOL, atol=ATOL)
+def test_lstm_thread_count(monkeypatch):
+    monkeypatch.setattr(_rnn_ops.parallel, "threads_together", lambda ns: 2)
+    parts = _rnn_ops._lstm_parts
+    kernels = object()        # any kernel module
+    assert parts(kernels, 64, 32, 256, 256) == 2
+    assert parts(kernels, 64, 32, 255, 256) == 1     # the units do not split evenly
+    assert parts(kernels, 64, 4, 16, 16) == 1        # steps too short to meet at
+    assert parts(kernels, 64, 0, 256, 256) == 0      # empty: BLAS would reject the sizes
+    assert parts(None, 64, 32, 256, 256) == 0        # no compiled kernels
 
 
 @pytest.mark.parametrize("kind", ["lstm-two-threads", "lstm-one-thread", "lstm-per-step",

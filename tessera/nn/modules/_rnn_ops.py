@@ -157,13 +157,19 @@ def _from_rows(xp, a, rows):
     return out
 
 
-def _lstm_parts(kernels, T, B, H):
+_MIN_SPLIT_STEP_NS = 20_000   # two threads meeting once a step gain from ~25 us steps on
+
+
+def _lstm_parts(kernels, T, B, H, inputs):
     """How many threads run ``LSTMLayer``'s compiled loops over the whole sequence, each
-    owning a part of the hidden units; 0 where those loops cannot run (no kernels, or NumPy's
-    BLAS is not one they can call: the steps then go back to Python for their GEMMs)."""
-    if kernels is None or native.sgemm_address() is None:
+    owning a part of the hidden units; 0 where those loops cannot run (no kernels, NumPy's
+    BLAS is not one they can call, or an empty dimension BLAS would reject): the steps then
+    go back to Python for their GEMMs."""
+    if kernels is None or native.sgemm_address() is None or min(B, H, inputs) == 0:
         return 0
-    step = parallel.gemm_ns(4 * H * H * B) + parallel.pass_ns(4 * H * B, 8)
+    step = parallel.gemm_ns(4 * H * (H + inputs) * B) + parallel.pass_ns(4 * H * B, 8)
+    if step < _MIN_SPLIT_STEP_NS:
+        return 1
     parts = parallel.threads_together(T * step)
     return parts if H % parts == 0 else 1
 
@@ -199,47 +205,28 @@ class LSTMLayer(_Recurrence):
         dt = x.dtype
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
-        self.parts = parts = _lstm_parts(kernels, T, B, H)
+        self.parts = parts = _lstm_parts(kernels, T, B, H, x.shape[2])
         rows = _lstm_rows(H, max(parts, 1))
         half = None if kernels else 0.5   # the NumPy steps' tanh trick (the kernels need none)
         bias = None if b is None else _to_rows(b, rows, half)
         if kernels is not None and bias is None:
             bias = xp.zeros(G, dt)     # the kernels add the bias step by step
-        if w_ih is None:
-            x2, proj = None, _to_rows(x.reshape(T * B, G).T, rows, half).reshape(G, T, B)
-        else:
-            x2, proj = _project_inputs(xp, x, _to_rows(w_ih, rows, half),
-                                       None if kernels else bias, G)
+        w_in = None if w_ih is None else _to_rows(w_ih, rows, half)
         w_rec = _to_rows(w_hh, rows, half)
         c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
         gates = xp.empty((T, G, B), dt)    # activated gates per step, feature-major
         cells = xp.empty((T, H, B), dt)    # c_t
         tanh_c = xp.empty((T, H, B), dt)
         out = xp.empty((T, B, H), dt)
-        self.saved = (x2, gates, cells, tanh_c, out)
+        state = gates, cells, tanh_c, out
         if parts:
-            h = xp.zeros((2, H, B), dt)    # h_{t-1} and h_t, feature-major
-            if h0 is not None:
-                h[0] = h0.T
-            flags = np.zeros(16 * parts, np.int64)
-            parallel.run_together(parts, lambda p: kernels.lstm_forward(
-                native.sgemm_address(), native.sched_yield_address(), p, parts, w_rec, proj,
-                bias, c, gates, cells, tanh_c, out, h, flags, reverse))
-            h_t = h[T % 2]
-            c = cells[0 if reverse else T - 1] if T else c
-            return out, xp.ascontiguousarray(h_t.T), xp.ascontiguousarray(c.T)
-        h = xp.zeros((B, H), dt) if h0 is None else h0
-        ig = None if kernels else xp.empty((H, B), dt)
-        h_t = h.T.copy() if kernels else h.T   # feature-major (H, B); the kernels write it
-        for t in _steps(T, reverse):
-            xp.matmul(w_rec, h_t, out=gates[t])
-            if kernels:
-                kernels.lstm_forward_step(gates, proj, bias, c, cells, tanh_c, out, h_t, t)
-            else:
-                _lstm_forward_step(xp, gates[t], proj[:, t], c, cells[t], tanh_c[t], ig,
-                                   out[t].T)
-                h_t = out[t].T
-            c = cells[t]
+            x2, h_t = _lstm_forward_whole(kernels, parts, x, w_in, w_rec, bias, h0, c, state,
+                                          reverse)
+        else:
+            x2, h_t = _lstm_forward_steps(kernels, x, w_in, w_rec, bias, h0, c, state, reverse)
+        if T:
+            c = cells[0 if reverse else T - 1]
+        self.saved = (x2, gates, cells, tanh_c, out)
         return out, xp.ascontiguousarray(h_t.T), xp.ascontiguousarray(c.T)
 
     def backward(self, g_out, g_h, g_c):
@@ -289,6 +276,59 @@ class LSTMLayer(_Recurrence):
                 None if db is None else _make_tensor(db),
                 None if need[4] is None else _make_tensor(xp.ascontiguousarray(dh.T)),
                 None if need[5] is None else _make_tensor(xp.ascontiguousarray(dc.T)))
+
+
+_PROJECTION_BLOCK = 8   # steps of input projection the whole-sequence loop makes at a time
+
+
+def _lstm_forward_whole(kernels, parts, x, w_in, w_rec, bias, h0, c0, state, reverse):
+    """The forward as compiled loops over the whole sequence (``kernels.lstm_forward``), one
+    per part on its own thread; returns ``x`` as a ``(T*B, I)`` matrix (or None) and the last
+    hidden state ``(H, B)``."""
+    gates, cells, tanh_c, out = state
+    T, G, B = gates.shape
+    dt = gates.dtype
+    if w_in is None:    # x is the projection: the loops read it as it is
+        x2 = None
+        proj = _to_rows(x.reshape(T * B, G).T, _lstm_rows(G // 4, parts)).reshape(G, T, B)
+        w_in = x_rows = np.empty((0, 0), dt)
+    else:               # the loops project a block of steps at a time
+        x2 = x_rows = np.ascontiguousarray(x.reshape(T * B, x.shape[2]))
+        proj = np.empty((G, _PROJECTION_BLOCK, B), dt)
+    h = np.zeros((2, G // 4, B), dt)    # h_{t-1} and h_t, feature-major
+    if h0 is not None:
+        h[0] = h0.T
+    flags = np.zeros(16 * parts, np.int64)
+    parallel.run_together(parts, lambda p: kernels.lstm_forward(
+        native.sgemm_address(), native.sched_yield_address(), p, parts, w_in, x_rows, w_rec,
+        proj, bias, c0, gates, cells, tanh_c, out, h, flags, reverse))
+    return x2, h[T % 2]
+
+
+def _lstm_forward_steps(kernels, x, w_in, w_rec, bias, h0, c, state, reverse):
+    """The forward step by step from Python: NumPy's GEMM, then the step's compiled gate
+    arithmetic (``kernels``) or NumPy passes (``kernels`` None); returns as
+    :func:`_lstm_forward_whole`."""
+    gates, cells, tanh_c, out = state
+    T, G, B = gates.shape
+    xp = get_array_module(gates)
+    if w_in is None:
+        x2, proj = None, x.reshape(T * B, G).T
+        proj = _to_rows(proj, _lstm_rows(G // 4, 1), None if kernels else 0.5).reshape(G, T, B)
+    else:
+        x2, proj = _project_inputs(xp, x, w_in, None if kernels else bias, G)
+    h = xp.zeros((B, G // 4), gates.dtype) if h0 is None else h0
+    ig = None if kernels else xp.empty((G // 4, B), gates.dtype)
+    h_t = h.T.copy() if kernels else h.T   # feature-major (H, B); the kernels write it
+    for t in _steps(T, reverse):
+        xp.matmul(w_rec, h_t, out=gates[t])
+        if kernels:
+            kernels.lstm_forward_step(gates, proj, bias, c, cells, tanh_c, out, h_t, t)
+        else:
+            _lstm_forward_step(xp, gates[t], proj[:, t], c, cells[t], tanh_c[t], ig, out[t].T)
+            h_t = out[t].T
+        c = cells[t]
+    return x2, h_t
 
 
 def _rnn_kernels(dtype):
