@@ -1,10 +1,16 @@
-"""Compiled LSTM and GRU steps (numba; loaded through :func:`tessera.backend.jit.load`).
+"""Compiled LSTM and GRU loops (numba; loaded through :func:`tessera.backend.jit.load`).
 
-One call does a whole step's elementwise work that ``LSTMLayer`` otherwise does in 11
-NumPy passes (forward) or 6 passes plus 7 whole-sequence passes (backward), and likewise
-for ``GRULayer``. The layouts are the layers': feature-major gates ``(T, G, B)`` (for the
-LSTM in the order o, i, f, g; for the GRU r, z, n), states ``(T, H, B)``, outputs
-``(T, B, H)``. Float32 only: :func:`sigmoid` and :func:`tanh` are float32 approximations.
+The LSTM's forward and backward each run a whole sequence in one call
+(:func:`lstm_forward`, :func:`lstm_backward`): the loop calls NumPy's BLAS itself for every
+step's GEMM (through its address, ``backend/native.py``) and does the step's gate arithmetic
+in the same pass, so nothing goes back to Python between steps; on two threads each owns half
+the hidden units and the threads meet once a step at a spin barrier. Where the BLAS cannot
+be called so, :func:`lstm_forward_step` and :func:`lstm_backward_step` do one step's
+elementwise work per call (11 NumPy passes forward, 6 passes plus 7 whole-sequence passes
+backward otherwise), and the GRU's steps are calls of that kind. The layouts are the
+layers': feature-major gates ``(T, G, B)`` (for the GRU r, z, n; the LSTM's row order is
+``_rnn_ops._lstm_rows``), states ``(T, H, B)``, outputs ``(T, B, H)``. Float32 only:
+:func:`sigmoid` and :func:`tanh` are float32 approximations.
 """
 
 import math
@@ -76,7 +82,7 @@ def tanh(x):
 # -- calling BLAS and waiting for other threads from compiled code ---------------------------
 
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
-_SPINS_BEFORE_YIELDING = 1 << 14     # ~0.1-0.5 ms of pause instructions
+_SPINS_BEFORE_YIELDING = 1 << 14     # pause instructions: ~0.4 ms at 65 cycles each
 
 
 @intrinsic
@@ -271,15 +277,15 @@ def lstm_forward(sgemm, sched_yield, p, P, w_ih, x, w, proj, bias, c0, gates, ce
     K = proj.shape[1]
     project = w_ih.shape[0] > 0
     rows, units = slice(4 * n * p, 4 * n * (p + 1)), slice(n * p, n * (p + 1))
-    w, proj, bias, c0 = w[rows], proj[rows], bias[rows], c0[units]
+    w, w_ih, proj, bias, c0 = w[rows], w_ih[rows], proj[rows], bias[rows], c0[units]
     first = 0
     for s in range(T):
         t = T - 1 - s if reverse else s
         if project and s % K == 0:    # the next K steps' projection, as one GEMM
             steps = min(K, T - s)
             first = T - s - steps if reverse else s
-            _sgemm(sgemm, True, 4 * n, steps * B, x.shape[1], w_ih[4 * n * p].ctypes.data,
-                   x.shape[1], x[first * B].ctypes.data, x.shape[1], proj.ctypes.data, K * B)
+            _sgemm(sgemm, True, 4 * n, steps * B, x.shape[1], w_ih.ctypes.data, x.shape[1],
+                   x[first * B].ctypes.data, x.shape[1], proj.ctypes.data, K * B)
         _wait_for_all(flags, P, s, sched_yield)
         a = gates[t, rows]
         _sgemm(sgemm, False, 4 * n, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B,
