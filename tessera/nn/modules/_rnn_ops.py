@@ -213,6 +213,9 @@ class LSTMLayer(_Recurrence):
             bias = xp.zeros(G, dt)     # the kernels add the bias step by step
         w_in = None if w_ih is None else _to_rows(w_ih, rows, half)
         w_rec = _to_rows(w_hh, rows, half)
+        # Without w_ih, x is the projection (T, B, 4H): its rows, feature-major (4H, T, B).
+        proj = None if w_ih is not None else \
+            _to_rows(x.reshape(T * B, G).T, rows, half).reshape(G, T, B)
         c = xp.zeros((H, B), dt) if c0 is None else xp.ascontiguousarray(c0.T)
         gates = xp.empty((T, G, B), dt)    # activated gates per step, feature-major
         cells = xp.empty((T, H, B), dt)    # c_t
@@ -220,10 +223,11 @@ class LSTMLayer(_Recurrence):
         out = xp.empty((T, B, H), dt)
         state = gates, cells, tanh_c, out
         if parts:
-            x2, h_t = _lstm_forward_whole(kernels, parts, x, w_in, w_rec, bias, h0, c, state,
-                                          reverse)
+            x2, h_t = _lstm_forward_whole(kernels, parts, x, proj, w_in, w_rec, bias, h0, c,
+                                          state, reverse)
         else:
-            x2, h_t = _lstm_forward_steps(kernels, x, w_in, w_rec, bias, h0, c, state, reverse)
+            x2, h_t = _lstm_forward_steps(kernels, x, proj, w_in, w_rec, bias, h0, c, state,
+                                          reverse)
         if T:
             c = cells[0 if reverse else T - 1]
         self.saved = (x2, gates, cells, tanh_c, out)
@@ -281,16 +285,16 @@ class LSTMLayer(_Recurrence):
 _PROJECTION_BLOCK = 8   # steps of input projection the whole-sequence loop makes at a time
 
 
-def _lstm_forward_whole(kernels, parts, x, w_in, w_rec, bias, h0, c0, state, reverse):
+def _lstm_forward_whole(kernels, parts, x, proj, w_in, w_rec, bias, h0, c0, state, reverse):
     """The forward as compiled loops over the whole sequence (``kernels.lstm_forward``), one
-    per part on its own thread; returns ``x`` as a ``(T*B, I)`` matrix (or None) and the last
-    hidden state ``(H, B)``."""
+    per part on its own thread, from the input ``x`` and its weight ``w_in``, or from the
+    projection ``proj`` (``w_in`` None); returns ``x`` as a ``(T*B, I)`` matrix (or None) and
+    the last hidden state ``(H, B)``."""
     gates, cells, tanh_c, out = state
     T, G, B = gates.shape
     dt = gates.dtype
-    if w_in is None:    # x is the projection: the loops read it as it is
+    if w_in is None:    # the loops read the projection as it is
         x2 = None
-        proj = _to_rows(x.reshape(T * B, G).T, _lstm_rows(G // 4, parts)).reshape(G, T, B)
         w_in = x_rows = np.empty((0, 0), dt)
     else:               # the loops project a block of steps at a time
         x2 = x_rows = np.ascontiguousarray(x.reshape(T * B, x.shape[2]))
@@ -305,17 +309,15 @@ def _lstm_forward_whole(kernels, parts, x, w_in, w_rec, bias, h0, c0, state, rev
     return x2, h[T % 2]
 
 
-def _lstm_forward_steps(kernels, x, w_in, w_rec, bias, h0, c, state, reverse):
+def _lstm_forward_steps(kernels, x, proj, w_in, w_rec, bias, h0, c, state, reverse):
     """The forward step by step from Python: NumPy's GEMM, then the step's compiled gate
-    arithmetic (``kernels``) or NumPy passes (``kernels`` None); returns as
-    :func:`_lstm_forward_whole`."""
+    arithmetic (``kernels``) or NumPy passes (``kernels`` None); arguments and results as
+    :func:`_lstm_forward_whole`'s."""
     gates, cells, tanh_c, out = state
     T, G, B = gates.shape
     xp = get_array_module(gates)
-    if w_in is None:
-        x2, proj = None, x.reshape(T * B, G).T
-        proj = _to_rows(proj, _lstm_rows(G // 4, 1), None if kernels else 0.5).reshape(G, T, B)
-    else:
+    x2 = None
+    if w_in is not None:
         x2, proj = _project_inputs(xp, x, w_in, None if kernels else bias, G)
     h = xp.zeros((B, G // 4), gates.dtype) if h0 is None else h0
     ig = None if kernels else xp.empty((G // 4, B), gates.dtype)
@@ -332,7 +334,7 @@ def _lstm_forward_steps(kernels, x, w_in, w_rec, bias, h0, c, state, reverse):
 
 
 def _rnn_kernels(dtype):
-    """The compiled LSTM and GRU steps for ``dtype`` (float32 only), or None: the NumPy
+    """The compiled LSTM and GRU loops for ``dtype`` (float32 only), or None: the NumPy
     path."""
     return jit.load("tessera.nn.modules._rnn_kernels") if dtype == np.float32 else None
 
