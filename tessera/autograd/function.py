@@ -273,6 +273,18 @@ class _RemovableHandle:
             pass
 
 
+_backward_on_arrays = True   # see unrecorded_backward(); a trace turns it off meanwhile
+
+
+def unrecorded_backward():
+    """Whether a backward rule may work on arrays directly instead of through operators: the
+    backward is not itself recorded (grad mode off, no ``create_graph``), and no trace of it
+    runs (``tessera.compiler`` captures backward rules from the operators they call). The
+    hottest rules (this module's ``sum_to_shape``, ``Mul``'s, the reductions' broadcast)
+    check it: a Function's dispatch costs more than their arithmetic on small tensors."""
+    return _backward_on_arrays and not _state.enabled
+
+
 def sum_to_shape(grad, shape):
     """Undo broadcasting: sum ``grad`` (a Tensor) down to ``shape``.
 
@@ -281,9 +293,21 @@ def sum_to_shape(grad, shape):
     gshape = grad._data.shape
     if gshape == shape:
         return grad
+    if unrecorded_backward():
+        return _make_tensor(sum_array_to_shape(grad._data, shape))
     lead = len(gshape) - len(shape)
     ones = tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
     if not ones:  # only leading dims to remove: one reduction, no reshape
         return grad.sum(dim=tuple(range(lead)))
     grad = grad.sum(dim=tuple(range(lead)) + ones, keepdim=True)
     return grad.reshape(shape) if lead else grad
+
+
+def sum_array_to_shape(a, shape):
+    """:func:`sum_to_shape` for an array (the gradient of a broadcast, not recorded)."""
+    if a.shape == shape:
+        return a
+    lead = a.ndim - len(shape)
+    ones = tuple(i + lead for i, s in enumerate(shape) if s == 1 and a.shape[i + lead] != 1)
+    summed = a.sum(axis=tuple(range(lead)) + ones, keepdims=bool(ones))
+    return summed.reshape(shape) if ones and lead else summed

@@ -4,7 +4,8 @@ Like the profiler, a trace replaces ``Function.apply`` for its duration, so that
 operator costs nothing more when no trace runs. It also replaces ``Tensor._data`` (outside
 an operator, a TracedArray view: see dataflow.py), the Tensor methods that read values
 into Python, NumPy's array factories (dataflow.py), the random generator's draws and
-seeding, and the backward engine's entry points.
+seeding, and the backward engine's entry points, and keeps backward rules on operators
+(``autograd.function.unrecorded_backward``).
 :class:`Patches` installs them all and restores the originals, in reverse order, on exit.
 Traces are not thread-safe: the hooks are process-wide while one runs.
 """
@@ -14,6 +15,7 @@ import numpy as np
 from .. import backend
 from .._tensor import Tensor
 from ..autograd import engine
+from ..autograd import function
 from ..autograd.function import Function
 from . import dataflow
 from .dataflow import TracedArray, plain
@@ -117,6 +119,8 @@ class Patches:
                           reseeds(name, backend.Generator.__dict__[name]))
             for module in (engine, _tensor, autograd):
                 self._set(module, "run_backward", backward_inside(module.run_backward))
+            # Backward rules traced for capture must call operators, not work on arrays.
+            self._set(function, "_backward_on_arrays", False)
         except BaseException:
             self._restore()
             raise

@@ -10,7 +10,8 @@ import numbers
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import Function, sum_to_shape
+from ..autograd.function import (Function, _make_tensor, sum_array_to_shape, sum_to_shape,
+                                 unrecorded_backward)
 from ..backend import dtypes, get_array_module
 from ._util import as_tensor_arg, broadcast_shapes, check_tensor, make_tensor, promote_operands
 
@@ -112,6 +113,11 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.saved_inputs
+        if unrecorded_backward():      # on arrays, no dispatch
+            return (_make_tensor(sum_array_to_shape(g._data * b._data, a._data.shape))
+                    if self.next_edges[0] else None,
+                    _make_tensor(sum_array_to_shape(g._data * a._data, b._data.shape))
+                    if self.next_edges[1] else None)
         return (sum_to_shape(g * b, a._data.shape) if self.next_edges[0] else None,
                 sum_to_shape(g * a, b._data.shape) if self.next_edges[1] else None)
 

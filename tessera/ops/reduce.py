@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import Function, _make_tensor, unrecorded_backward
 from ..backend import dtypes
 from ._util import check_tensor, make_tensor, wrap_dim, wrap_dims
 from .elementwise import abs, cast, exp, maximum, minimum, sign, where
@@ -50,7 +50,9 @@ def _kept_shape(shape, dims):
 
 
 def _expand_grad(g, shape, dims, keepdim):
-    """Broadcast a reduced gradient back over the reduced dims."""
+    """Broadcast a reduced gradient back over the reduced dims (a read-only view)."""
+    if unrecorded_backward():      # on the array, no dispatch
+        return _make_tensor(np.broadcast_to(_keep(g._data, shape, dims, keepdim), shape))
     if not keepdim and dims and g._data.ndim:
         g = g.reshape(_kept_shape(shape, dims))
     return g.expand(shape)
