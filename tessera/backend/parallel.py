@@ -11,6 +11,10 @@ backward of conv(32->64, 3x3) on 64x32x16x16, 19.8 ms with a 2-thread BLAS, 15.1
 The number of threads is ``ts.get_num_threads()``; with one thread, inside another
 parallel region, or when BLAS's threads cannot be controlled, the body runs once on the
 caller's thread over the whole range.
+
+A recurrence cannot be cut into independent chunks: :func:`run_together` runs bodies that
+wait for each other (the LSTM's compiled loops, which meet once a time step), one thread
+each.
 """
 
 import os
