@@ -92,26 +92,31 @@ def test_cells_match_torch(name, kwargs):
     compare_modules(tm, th, [x[0]], rtol=RTOL, atol=ATOL)  # unbatched
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
 @pytest.mark.parametrize("path", ["two-threads", "one-thread", "per-step", "numpy"])
-def test_lstm_training_loop_step_matches_torch(path, monkeypatch):
+def test_training_loop_step_matches_torch(name, path, monkeypatch):
     rng = np.random.default_rng(3)
-    th = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True)
-    tm = load_from_torch(nn.LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True), th)
+    kwargs = {"num_layers": 2, "batch_first": True, "bidirectional": True}
+    th = getattr(torch.nn, name)(6, 8, **kwargs)
+    tm = load_from_torch(getattr(nn, name)(6, 8, **kwargs), th)
     x = rng.standard_normal((3, 10, 6)).astype(np.float32)
     if path != "numpy":
-        _run_lstm_as(path, monkeypatch)
+        _run_recurrences_as(path, monkeypatch)
     with jit.disabled() if path == "numpy" else contextlib.nullcontext():
-        out, (h, c) = tm(ts.tensor(x))
-        (out.sum() + h.pow(2).sum() + c.sum()).backward()
-    tout, (th_h, th_c) = th(torch.tensor(x))
-    (tout.sum() + th_h.pow(2).sum() + th_c.sum()).backward()
-    for (name, p), (_, q) in zip(tm.named_parameters(), th.named_parameters()):
-        assert_close(p.grad, q.grad, rtol=RTOL, atol=ATOL, msg=name)
+        out, state = tm(ts.tensor(x))
+        finals = state if name == "LSTM" else (state,)
+        (out.sum() + finals[0].pow(2).sum() + finals[-1].sum()).backward()
+    tout, th_state = th(torch.tensor(x))
+    th_finals = th_state if name == "LSTM" else (th_state,)
+    (tout.sum() + th_finals[0].pow(2).sum() + th_finals[-1].sum()).backward()
+    for (pname, p), (_, q) in zip(tm.named_parameters(), th.named_parameters()):
+        assert_close(p.grad, q.grad, rtol=RTOL, atol=ATOL, msg=pname)
 
 
-def _run_lstm_as(path, monkeypatch):
-    """Make float32 LSTM layers take ``path``: the compiled loop over the whole sequence
-    split over two threads or on one, or compiled steps with NumPy's GEMM in between."""
+def _run_recurrences_as(path, monkeypatch):
+    """Make float32 LSTM and GRU layers take ``path``: the compiled loop over the whole
+    sequence split over two threads or on one, or compiled steps with NumPy's GEMM in
+    between."""
     if path == "per-step":
         monkeypatch.setattr(_rnn_ops.native, "sgemm_address", lambda: None)
     else:
@@ -122,19 +127,20 @@ def _run_lstm_as(path, monkeypatch):
         monkeypatch.setattr(_rnn_ops, "_PROJECTION_BLOCK", 3)  # whole and partial blocks
 
 
-def test_lstm_thread_count(monkeypatch):
+def test_thread_count_of_the_whole_sequence_loops(monkeypatch):
     monkeypatch.setattr(_rnn_ops.parallel, "threads_together", lambda ns: 2)
-    parts = _rnn_ops._lstm_parts
+    parts = _rnn_ops._split_parts
     kernels = object()        # any kernel module
-    assert parts(kernels, 64, 32, 256, 256) == 2
-    assert parts(kernels, 64, 32, 255, 256) == 1     # the units do not split evenly
-    assert parts(kernels, 64, 4, 16, 16) == 1        # steps too short to meet at
-    assert parts(kernels, 64, 0, 256, 256) == 0      # empty: BLAS would reject the sizes
-    assert parts(None, 64, 32, 256, 256) == 0        # no compiled kernels
+    assert parts(kernels, 64, 32, 256, 256, 4) == 2
+    assert parts(kernels, 64, 32, 256, 256, 3) == 2
+    assert parts(kernels, 64, 32, 255, 256, 4) == 1     # the units do not split evenly
+    assert parts(kernels, 64, 4, 16, 16, 4) == 1        # steps too short to meet at
+    assert parts(kernels, 64, 0, 256, 256, 4) == 0      # empty: BLAS would reject the sizes
+    assert parts(None, 64, 32, 256, 256, 4) == 0        # no compiled kernels
 
 
 @pytest.mark.parametrize("kind", ["lstm-two-threads", "lstm-one-thread", "lstm-per-step",
-                                  "gru"])
+                                  "gru-two-threads", "gru-one-thread", "gru-per-step"])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("projected", [False, True], ids=["layer", "sequence"])
 @pytest.mark.parametrize("with_states", [True, False])
@@ -143,9 +149,8 @@ def test_compiled_steps_as_accurate_as_numpy_steps(kind, reverse, projected, wit
     # float32 LSTM and GRU layers run compiled steps (nn/modules/_rnn_kernels.py). Against
     # the float64 result, their values and gradients must be float32-accurate, as the NumPy
     # steps' are, saturated gates included (inputs scaled by 3).
-    if kind != "gru":
-        _run_lstm_as(kind[len("lstm-"):], monkeypatch)
-        kind = "lstm"
+    kind, path = kind.split("-", 1)
+    _run_recurrences_as(path, monkeypatch)
     rng = np.random.default_rng(11)
     T, B, IN, H = 7, 3, 5, 6
     G = 4 * H if kind == "lstm" else 3 * H

@@ -322,56 +322,133 @@ def lstm_backward(sgemm, sched_yield, p, P, w_t, gates, cells, tanh_c, c0, g_out
 
 
 # -- the GRU ------------------------------------------------------------------------------------
+# As the LSTM's: ``P`` parts of ``H / P`` hidden units, each with its units' r, z, n rows
+# (``_rnn_ops._gate_rows``); with P = 1 PyTorch's order r, z, n.
 
 @kernel
-def gru_forward_step(gates, proj, b_hh, hn, out, h, t):
-    """Step ``t`` of ``GRULayer``: ``gates[t]`` holds ``W_hh @ h.T`` (rows r, z, n),
-    ``proj`` the input projection (with ``b_ih``); activates r, z, n in place, keeps
-    ``hn[t] = W_hn h + b_hn`` and overwrites ``h`` (``(H, B)``) with the new state, also
-    written batch-major into ``out[t]``."""
-    G, B = gates.shape[1:]
-    H = G // 3
-    for k in range(H):
+def _gru_forward_cells(a, proj, b_ih, b_hh, hn, h_prev, h, out, t, k0):
+    """Step ``t`` for one part of ``n`` hidden units, first unit ``k0``. Views of the
+    part's rows: ``a`` ``(3n, B)`` holds ``W_hh @ h.T`` (its r, z, n rows), ``proj``
+    ``(3n, T, B)`` the input projection, ``b_ih`` and ``b_hh`` ``(3n,)``; ``hn``, ``h_prev``
+    and ``h`` ``(n, B)``; ``out`` step t's ``(B, H)`` output. Activates r, z, n in place,
+    keeps ``hn = W_hn h + b_hn`` (``n = tanh(W_in x + b_in + r * hn)``, as in PyTorch) and
+    writes the new state ``h = n + z (h_prev - n)``, also batch-major into ``out``."""
+    R, B = a.shape
+    n = R // 3
+    for u in range(n):
         for j in range(B):
-            r = sigmoid(gates[t, k, j] + b_hh[k] + proj[k, t, j])
-            z = sigmoid(gates[t, H + k, j] + b_hh[H + k] + proj[H + k, t, j])
-            h_n = gates[t, 2 * H + k, j] + b_hh[2 * H + k]
-            n = tanh(proj[2 * H + k, t, j] + r * h_n)
-            gates[t, k, j] = r
-            gates[t, H + k, j] = z
-            gates[t, 2 * H + k, j] = n
-            hn[t, k, j] = h_n
-            h[k, j] = n + z * (h[k, j] - n)
+            r = sigmoid(a[u, j] + b_hh[u] + proj[u, t, j] + b_ih[u])
+            z = sigmoid(a[n + u, j] + b_hh[n + u] + proj[n + u, t, j] + b_ih[n + u])
+            h_n = a[2 * n + u, j] + b_hh[2 * n + u]
+            new = tanh(proj[2 * n + u, t, j] + b_ih[2 * n + u] + r * h_n)
+            a[u, j] = r
+            a[n + u, j] = z
+            a[2 * n + u, j] = new
+            hn[u, j] = h_n
+            h[u, j] = new + z * (h_prev[u, j] - new)
     for j in range(B):
-        for k in range(H):
-            out[t, j, k] = h[k, j]
+        for u in range(n):
+            out[j, k0 + u] = h[u, j]
+
+
+@kernel
+def _gru_backward_cells(a, hn, h_prev, g_out, dh, dh_w, Dh, Dx, d, h_prev_t, t, k0):
+    """Step ``t`` of backpropagation through time for one part of ``n`` hidden units, first
+    unit ``k0`` (views as in :func:`_gru_forward_cells`; ``h_prev`` is ``h_{t-1}``
+    batch-major ``(B, H)``, ``g_out`` step t's ``(B, H)`` output gradient, ``h_prev_t``
+    ``(n, B)`` scratch for the part of ``h_prev`` feature-major). The gradient of ``h_t`` is
+    ``dh`` (through the next step's z) + ``dh_w`` (through its ``W_hh``) + ``g_out``. Writes
+    the gradients of ``W_hh h + b_hh`` into ``Dh[:, t]`` and ``d`` (contiguous, for the next
+    GEMM), those of the input projection into ``Dx[:, t]`` (``Dh``, ``Dx`` ``(3n, T, B)``),
+    and leaves the part that reaches ``h_{t-1}`` through z in ``dh``."""
+    R, B = a.shape
+    n = R // 3
+    for j in range(B):
+        for u in range(n):
+            dh[u, j] += dh_w[u, j] + g_out[j, k0 + u]
+            h_prev_t[u, j] = h_prev[j, k0 + u]
+    for u in range(n):
+        for j in range(B):
+            r, z, new = a[u, j], a[n + u, j], a[2 * n + u, j]
+            d_h = dh[u, j]
+            d_n = d_h * (_ONE - z) * (_ONE - new * new)
+            d_z = d_h * (h_prev_t[u, j] - new) * z * (_ONE - z)
+            d_r = d_n * hn[u, j] * r * (_ONE - r)
+            Dh[u, t, j] = Dx[u, t, j] = d[u, j] = d_r
+            Dh[n + u, t, j] = Dx[n + u, t, j] = d[n + u, j] = d_z
+            Dh[2 * n + u, t, j] = d[2 * n + u, j] = d_n * r
+            Dx[2 * n + u, t, j] = d_n
+            dh[u, j] = d_h * z
+
+
+@kernel
+def gru_forward_step(gates, proj, b_ih, b_hh, hn, out, h_prev, h, t):
+    """One forward step over all units (:func:`_gru_forward_cells`), for a caller that does
+    the step's GEMM ``gates[t] = W_hh @ h_prev`` itself; writes the new state into ``h``
+    (``(H, B)``, another array than ``h_prev``: updated in place, the loop ran 10x slower)."""
+    _gru_forward_cells(gates[t], proj, b_ih, b_hh, hn[t], h_prev, h, out[t], t, 0)
 
 
 @kernel
 def gru_backward_step(gates, hn, h_prev, g_out, dh, dh_w, Dh, Dx, d, h_prev_t, t):
-    """Step ``t`` of backpropagation through time for ``GRULayer``: the gradient of ``h_t``
-    is ``dh`` (through the next step's z) + ``dh_w`` (through its ``W_hh``) + ``g_out[t]``.
-    Writes the gradients of ``W_hh h + b_hh`` into ``Dh[:, t]`` and ``d`` (contiguous, for
-    the next GEMM), those of the input projection into ``Dx[:, t]``, and leaves the part
-    that reaches ``h_{t-1}`` through z in ``dh``. ``h_prev`` is ``h_{t-1}`` batch-major;
-    ``h_prev_t`` is scratch for it feature-major."""
-    G, B = gates.shape[1:]
+    """One backward step over all units (:func:`_gru_backward_cells`)."""
+    _gru_backward_cells(gates[t], hn[t], h_prev, g_out[t], dh, dh_w, Dh, Dx, d, h_prev_t, t,
+                        0)
+
+
+@kernel
+def gru_forward(sgemm, sched_yield, p, P, w_ih, x, w, proj, b_ih, b_hh, gates, hn, out, h,
+                flags, reverse):
+    """Part ``p`` of ``P`` of a whole GRU forward pass, every step's GEMMs included: as
+    :func:`lstm_forward` (the parts, ``sgemm``, ``flags``, ``h`` ``(2, H, B)``, the
+    projection made ``K`` steps at a time into ``proj`` ``(3H, K, B)`` from ``w_ih`` and
+    ``x``, or read whole from ``proj`` ``(3H, T, B)`` when ``w_ih`` is empty), with the
+    GRU's gate arithmetic (:func:`_gru_forward_cells`)."""
+    T, G, B = gates.shape
     H = G // 3
-    for j in range(B):
-        for k in range(H):
-            dh[k, j] += dh_w[k, j] + g_out[t, j, k]
-            h_prev_t[k, j] = h_prev[j, k]
-    for k in range(H):
-        for j in range(B):
-            r = gates[t, k, j]
-            z = gates[t, H + k, j]
-            n = gates[t, 2 * H + k, j]
-            d_h = dh[k, j]
-            d_n = d_h * (_ONE - z) * (_ONE - n * n)
-            d_z = d_h * (h_prev_t[k, j] - n) * z * (_ONE - z)
-            d_r = d_n * hn[t, k, j] * r * (_ONE - r)
-            Dh[k, t, j] = Dx[k, t, j] = d[k, j] = d_r
-            Dh[H + k, t, j] = Dx[H + k, t, j] = d[H + k, j] = d_z
-            Dh[2 * H + k, t, j] = d[2 * H + k, j] = d_n * r
-            Dx[2 * H + k, t, j] = d_n
-            dh[k, j] = d_h * z
+    n = H // P
+    K = proj.shape[1]
+    project = w_ih.shape[0] > 0
+    rows, units = slice(3 * n * p, 3 * n * (p + 1)), slice(n * p, n * (p + 1))
+    w, w_ih, proj = w[rows], w_ih[rows], proj[rows]
+    b_ih, b_hh = b_ih[rows], b_hh[rows]
+    first = 0
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        if project and s % K == 0:    # the next K steps' projection, as one GEMM
+            steps = min(K, T - s)
+            first = T - s - steps if reverse else s
+            _sgemm(sgemm, True, 3 * n, steps * B, x.shape[1], w_ih.ctypes.data, x.shape[1],
+                   x[first * B].ctypes.data, x.shape[1], proj.ctypes.data, K * B)
+        _wait_for_all(flags, P, s, sched_yield)
+        a = gates[t, rows]
+        _sgemm(sgemm, False, 3 * n, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B,
+               a.ctypes.data, B)
+        _gru_forward_cells(a, proj, b_ih, b_hh, hn[t, units], h[s % 2, units],
+                           h[(s + 1) % 2, units], out[t], t - first, n * p)
+        _announce(flags, p, s + 1)
+
+
+@kernel
+def gru_backward(sgemm, sched_yield, p, P, w_t, gates, hn, out, h0, g_out, dh, dh_w, Dh, Dx, d,
+                 h_prev_t, flags, reverse):
+    """Part ``p`` of ``P`` of backpropagation through time for the GRU over all steps (see
+    :func:`lstm_backward`): per step its gate arithmetic (:func:`_gru_backward_cells`),
+    then, once every part has written its rows of ``d[s % 2]``, its rows of
+    ``dh_w = w_t @ d[s % 2]``; ``h0`` is the initial state batch-major. ``dh + dh_w`` ends
+    as the gradient reaching ``h0``."""
+    T, G, B = gates.shape
+    H = G // 3
+    n = H // P
+    rows, units = slice(3 * n * p, 3 * n * (p + 1)), slice(n * p, n * (p + 1))
+    w_t, dh, dh_w, Dh, Dx = w_t[units], dh[units], dh_w[units], Dh[rows], Dx[rows]
+    h_prev_t = h_prev_t[units]
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        h_prev = h0 if s == T - 1 else out[t + 1 if reverse else t - 1]
+        _gru_backward_cells(gates[t, rows], hn[t, units], h_prev, g_out[t], dh, dh_w, Dh, Dx,
+                            d[s % 2, rows], h_prev_t, t, n * p)
+        _announce(flags, p, s + 1)
+        _wait_for_all(flags, P, s + 1, sched_yield)
+        _sgemm(sgemm, False, n, B, G, w_t.ctypes.data, G, d[s % 2].ctypes.data, B,
+               dh_w.ctypes.data, B)

@@ -131,19 +131,27 @@ def _regrad(reference, inputs, grads, **params):
 
 # == LSTM =======================================================================================
 
-def _lstm_rows(H, parts):
-    """The order of the gates' rows inside ``LSTMLayer``, as indices into PyTorch's i, f, g,
-    o rows: ``parts`` blocks of ``H / parts`` hidden units, each with its units' o, i, f, g
-    rows. The sigmoid gates form one block and so do the gates the cell gradient scales
-    (i, f, g); a part's rows are one block for the thread that owns them."""
+_LSTM_GATES = (3, 0, 1, 2)   # o, i, f, g, as indices into PyTorch's i, f, g, o
+_GRU_GATES = (0, 1, 2)       # r, z, n: PyTorch's order
+
+
+def _gate_rows(H, parts, gates):
+    """The order of a fused layer's gate rows, as indices into PyTorch's rows: ``parts``
+    blocks of ``H / parts`` hidden units, each with its units' rows of every gate, gates in
+    the order ``gates`` (indices into PyTorch's gate order). A part's rows are one block for
+    the thread that owns them; the LSTM's order o, i, f, g puts the sigmoid gates in one block
+    and the gates the cell gradient scales (i, f, g) in another."""
     units = np.arange(H).reshape(parts, H // parts)
-    starts = np.array([3, 0, 1, 2]) * H      # where o, i, f, g begin in PyTorch's order
+    starts = np.array(gates) * H
     return (starts[None, :, None] + units[:, None, :]).reshape(-1)
 
 
 def _to_rows(a, rows, sigmoid_scale=None):
-    """``a``'s gate rows (first axis, PyTorch's order) in the order ``rows``; with
-    ``sigmoid_scale`` (one part only) the o, i, f rows are multiplied by it."""
+    """``a``'s gate rows (first axis, PyTorch's order) in the order ``rows`` (None: as they
+    are); with ``sigmoid_scale`` (the LSTM's NumPy steps) the o, i, f rows are multiplied by
+    it."""
+    if rows is None:
+        return a
     out = a[rows]
     if sigmoid_scale is not None:
         out[:3 * (len(rows) // 4)] *= sigmoid_scale
@@ -152,26 +160,63 @@ def _to_rows(a, rows, sigmoid_scale=None):
 
 def _from_rows(xp, a, rows):
     """The inverse of :func:`_to_rows`: ``a``'s rows back in PyTorch's order."""
+    if rows is None:
+        return a
     out = xp.empty_like(a)
     out[rows] = a
     return out
 
 
 _MIN_SPLIT_STEP_NS = 20_000   # two threads meeting once a step gain from ~25 us steps on
+_PROJECTION_BLOCK = 8   # steps of input projection a whole-sequence loop makes at a time
 
 
-def _lstm_parts(kernels, T, B, H, inputs):
-    """How many threads run ``LSTMLayer``'s compiled loops over the whole sequence, each
-    owning a part of the hidden units; 0 where those loops cannot run (no kernels, NumPy's
-    BLAS is not one they can call, or an empty dimension BLAS would reject): the steps then
-    go back to Python for their GEMMs."""
+def _split_parts(kernels, T, B, H, inputs, gates):
+    """How many threads run a fused layer's compiled loops over the whole sequence
+    (``gates`` gates of ``H`` units, ``inputs`` input features), each owning a part of the
+    hidden units; 0 where those loops cannot run (no kernels, NumPy's BLAS is not one they
+    can call, or an empty dimension BLAS would reject): the steps then go back to Python
+    for their GEMMs."""
     if kernels is None or native.sgemm_address() is None or min(B, H, inputs) == 0:
         return 0
-    step = parallel.gemm_ns(4 * H * (H + inputs) * B) + parallel.pass_ns(4 * H * B, 8)
+    step = parallel.gemm_ns(gates * H * (H + inputs) * B) + parallel.pass_ns(gates * H * B, 8)
     if step < _MIN_SPLIT_STEP_NS:
         return 1
     parts = parallel.threads_together(T * step)
     return parts if H % parts == 0 else 1
+
+
+def _whole_sequence_inputs(x, proj, w_in, G):
+    """What a whole-sequence loop projects from: ``(w_in, x_rows, proj, x2)`` with ``x2`` the
+    ``(T*B, I)`` input kept for the weight gradient. With ``w_in`` the loop projects blocks
+    of steps into the scratch ``proj``; without (``x`` is the projection), it reads ``proj``
+    whole and gets empty ``w_in`` and ``x_rows``."""
+    dt = x.dtype
+    if w_in is None:
+        empty = np.empty((0, 0), dt)
+        return empty, empty, proj, None
+    T, B = x.shape[:2]
+    x2 = np.ascontiguousarray(x.reshape(T * B, x.shape[2]))
+    return w_in, x2, np.empty((G, _PROJECTION_BLOCK, B), dt), x2
+
+
+def _initial_states(h0, H, B, dt):
+    """``(2, H, B)``: the hidden state a step reads and the one it writes, feature-major;
+    ``h0`` (batch-major, or None for zeros) in the first."""
+    h = np.zeros((2, H, B), dt)
+    if h0 is not None:
+        h[0] = h0.T
+    return h
+
+
+def _run_parts(loop, parts, *args, reverse):
+    """``loop`` (a whole-sequence kernel) for each of ``parts`` parts on its own thread; the
+    loops' shared arguments ``args`` come after the BLAS and thread arguments, the step
+    counters and ``reverse`` after them."""
+    flags = np.zeros(16 * parts, np.int64)   # each part's counter on its own cache line
+    parallel.run_together(parts, lambda p: loop(native.sgemm_address(),
+                                                native.sched_yield_address(), p, parts, *args,
+                                                flags, reverse))
 
 
 class LSTMLayer(_Recurrence):
@@ -186,7 +231,7 @@ class LSTMLayer(_Recurrence):
     the backward collects every step's gate gradients in one ``(4H, T*B)`` array ``D``, so
     ``dW_ih``, ``dW_hh``, ``db`` and ``dx`` are one GEMM (or sum) each over all steps.
 
-    Inside, the gates' rows are reordered (:func:`_lstm_rows`). Three ways to run the steps:
+    Inside, the gates' rows are reordered (:func:`_gate_rows`). Three ways to run the steps:
 
     - with numba and NumPy's usual BLAS, a compiled loop runs the whole sequence, calling
       the BLAS for each step's GEMM itself; on two threads each owns half the hidden units
@@ -205,8 +250,8 @@ class LSTMLayer(_Recurrence):
         dt = x.dtype
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
-        self.parts = parts = _lstm_parts(kernels, T, B, H, x.shape[2])
-        rows = _lstm_rows(H, max(parts, 1))
+        self.parts = parts = _split_parts(kernels, T, B, H, x.shape[2], 4)
+        rows = _gate_rows(H, max(parts, 1), _LSTM_GATES)
         half = None if kernels else 0.5   # the NumPy steps' tanh trick (the kernels need none)
         bias = None if b is None else _to_rows(b, rows, half)
         if kernels is not None and bias is None:
@@ -243,7 +288,7 @@ class LSTMLayer(_Recurrence):
         T, G, B = gates.shape
         H = G // 4
         parts = self.parts
-        rows = _lstm_rows(H, max(parts, 1))
+        rows = _gate_rows(H, max(parts, 1), _LSTM_GATES)
         c_first = xp.zeros((H, B), gates.dtype) if c0 is None else \
             xp.ascontiguousarray(c0._data.T)
         w_t = xp.ascontiguousarray(_to_rows(w_hh._data, rows).T)  # the faster GEMM operand
@@ -252,12 +297,9 @@ class LSTMLayer(_Recurrence):
         D = xp.empty((G, T, B), gates.dtype)  # every step's gate gradients, (4H, T*B)
         gout = xp.ascontiguousarray(g_out._data, dtype=gates.dtype)
         if parts:
-            kernels = _rnn_kernels(gates.dtype)
-            d = xp.empty((2, G, B), gates.dtype)
-            flags = np.zeros(16 * parts, np.int64)
-            parallel.run_together(parts, lambda p: kernels.lstm_backward(
-                native.sgemm_address(), native.sched_yield_address(), p, parts, w_t, gates,
-                cells, tanh_c, c_first, gout, dh, dc, D, d, flags, self.reverse))
+            d = xp.empty((2, G, B), gates.dtype)   # a step's gate gradients, double-buffered
+            _run_parts(_rnn_kernels(gates.dtype).lstm_backward, parts, w_t, gates, cells,
+                       tanh_c, c_first, gout, dh, dc, D, d, reverse=self.reverse)
         else:
             bptt = _lstm_bptt_kernel if _rnn_kernels(gates.dtype) else _lstm_bptt
             bptt(xp, gates, cells, tanh_c, c_first, gout, w_t, dh, dc, D, self.reverse)
@@ -282,9 +324,6 @@ class LSTMLayer(_Recurrence):
                 None if need[5] is None else _make_tensor(xp.ascontiguousarray(dc.T)))
 
 
-_PROJECTION_BLOCK = 8   # steps of input projection the whole-sequence loop makes at a time
-
-
 def _lstm_forward_whole(kernels, parts, x, proj, w_in, w_rec, bias, h0, c0, state, reverse):
     """The forward as compiled loops over the whole sequence (``kernels.lstm_forward``), one
     per part on its own thread, from the input ``x`` and its weight ``w_in``, or from the
@@ -292,20 +331,10 @@ def _lstm_forward_whole(kernels, parts, x, proj, w_in, w_rec, bias, h0, c0, stat
     the last hidden state ``(H, B)``."""
     gates, cells, tanh_c, out = state
     T, G, B = gates.shape
-    dt = gates.dtype
-    if w_in is None:    # the loops read the projection as it is
-        x2 = None
-        w_in = x_rows = np.empty((0, 0), dt)
-    else:               # the loops project a block of steps at a time
-        x2 = x_rows = np.ascontiguousarray(x.reshape(T * B, x.shape[2]))
-        proj = np.empty((G, _PROJECTION_BLOCK, B), dt)
-    h = np.zeros((2, G // 4, B), dt)    # h_{t-1} and h_t, feature-major
-    if h0 is not None:
-        h[0] = h0.T
-    flags = np.zeros(16 * parts, np.int64)
-    parallel.run_together(parts, lambda p: kernels.lstm_forward(
-        native.sgemm_address(), native.sched_yield_address(), p, parts, w_in, x_rows, w_rec,
-        proj, bias, c0, gates, cells, tanh_c, out, h, flags, reverse))
+    w_in, x_rows, proj, x2 = _whole_sequence_inputs(x, proj, w_in, G)
+    h = _initial_states(h0, G // 4, B, gates.dtype)
+    _run_parts(kernels.lstm_forward, parts, w_in, x_rows, w_rec, proj, bias, c0, gates, cells,
+               tanh_c, out, h, reverse=reverse)
     return x2, h[T % 2]
 
 
@@ -455,7 +484,10 @@ class GRULayer(_Recurrence):
 
     Laid out feature-major like :class:`LSTMLayer`: each step's ``W_hh @ h.T`` is a
     ``(3H, B)`` array, and the backward gathers the gate gradients of all steps so that
-    every weight, bias and input gradient is one GEMM (or sum).
+    every weight, bias and input gradient is one GEMM (or sum). The steps run as the
+    LSTM's do: compiled loops over the whole sequence (on two threads, each owning half the
+    hidden units, their rows reordered by :func:`_gate_rows`), compiled steps between NumPy
+    GEMMs where the BLAS cannot be called from the loops, NumPy passes without numba.
     """
 
     def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, reverse):
@@ -465,21 +497,30 @@ class GRULayer(_Recurrence):
         H = G // 3
         dt = x.dtype
         self.reverse = reverse
-        x2, proj = _project_inputs(xp, x, w_ih, b_ih, G)
-        h = xp.zeros((B, H), dt) if h0 is None else h0
+        kernels = _rnn_kernels(dt)
+        self.parts = parts = _split_parts(kernels, T, B, H, x.shape[2], 3)
         gates = xp.empty((T, G, B), dt)    # activated r, z, n per step, feature-major
         hn = xp.empty((T, H, B), dt)       # W_hn h + b_hn, which r scales
         out = xp.empty((T, B, H), dt)
-        kernels = _rnn_kernels(dt)
-        if kernels is not None:
-            proj = xp.ascontiguousarray(proj)
-            bh = xp.zeros(G, dt) if b_hh is None else b_hh
-            h_t = h.T.copy()               # feature-major (H, B); the kernel overwrites it
-            for t in _steps(T, reverse):
-                xp.matmul(w_hh, h_t, out=gates[t])
-                kernels.gru_forward_step(gates, proj, bh, hn, out, h_t, t)
+        if parts:
+            x2, h_t = self._forward_whole(kernels, x, w_ih, w_hh, b_ih, b_hh, h0, gates, hn,
+                                          out)
             self.saved = (x2, gates, hn, out)
             return out, xp.ascontiguousarray(h_t.T)
+        if kernels is not None:
+            x2, proj = _project_inputs(xp, x, w_ih, None, G)
+            proj = xp.ascontiguousarray(proj)
+            bi = xp.zeros(G, dt) if b_ih is None else b_ih
+            bh = xp.zeros(G, dt) if b_hh is None else b_hh
+            h_t = _initial_states(h0, H, B, dt)   # read one, write the other
+            for s, t in enumerate(_steps(T, reverse)):
+                xp.matmul(w_hh, h_t[s % 2], out=gates[t])
+                kernels.gru_forward_step(gates, proj, bi, bh, hn, out, h_t[s % 2],
+                                         h_t[(s + 1) % 2], t)
+            self.saved = (x2, gates, hn, out)
+            return out, xp.ascontiguousarray(h_t[T % 2].T)
+        x2, proj = _project_inputs(xp, x, w_ih, b_ih, G)
+        h = xp.zeros((B, H), dt) if h0 is None else h0
         bh = None if b_hh is None else b_hh[:, None]
         with np.errstate(over="ignore"):  # exp overflow in the sigmoid gives its limit, 0
             for t in _steps(T, reverse):
@@ -504,6 +545,26 @@ class GRULayer(_Recurrence):
         self.saved = (x2, gates, hn, out)
         return out, h.copy()
 
+    def _forward_whole(self, kernels, x, w_ih, w_hh, b_ih, b_hh, h0, gates, hn, out):
+        """The forward as compiled loops over the whole sequence, one per part
+        (``kernels.gru_forward``); returns ``x`` as a ``(T*B, I)`` matrix (or None) and the
+        last hidden state ``(H, B)``."""
+        T, G, B = gates.shape
+        dt = gates.dtype
+        rows = self.rows = None if self.parts == 1 else _gate_rows(G // 3, self.parts, _GRU_GATES)
+        proj = None if w_ih is not None else \
+            np.ascontiguousarray(_to_rows(x.reshape(T * B, G).T, rows)).reshape(G, T, B)
+        w_in = None if w_ih is None else np.ascontiguousarray(_to_rows(w_ih, rows))
+        w_in, x_rows, proj, x2 = _whole_sequence_inputs(x, proj, w_in, G)
+        zeros = np.zeros(G, dt)
+        b_in = zeros if b_ih is None else _to_rows(b_ih, rows)
+        b_h = zeros if b_hh is None else _to_rows(b_hh, rows)
+        h = _initial_states(h0, G // 3, B, dt)
+        _run_parts(kernels.gru_forward, self.parts, w_in, x_rows,
+                   np.ascontiguousarray(_to_rows(w_hh, rows)), proj, b_in, b_h, gates, hn, out,
+                   h, reverse=self.reverse)
+        return x2, h[T % 2]
+
     def backward(self, g_out, g_h):
         if grad_mode.is_grad_enabled():
             return _regrad(gru_layer_reference, self.saved_inputs, (g_out, g_h),
@@ -513,21 +574,37 @@ class GRULayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 3
+        rows = self.rows if self.parts else None
         h0a = xp.zeros((B, H), gates.dtype) if h0 is None else xp.ascontiguousarray(h0._data)
-        w_t = xp.ascontiguousarray(w_hh._data.T)  # (H, 3H): the faster GEMM operand
+        w_t = xp.ascontiguousarray(_to_rows(w_hh._data, rows).T)  # (H, 3H): the faster operand
         dh = g_h._data.T.copy()   # written in place: never the caller's gradient
         need = self.next_edges
-        bptt = _gru_bptt_kernel if _rnn_kernels(gates.dtype) else _gru_bptt
-        Dh, Dx, dh = bptt(xp, gates, hn, out, h0a, g_out._data, w_t, dh, self.reverse,
-                          need[0] is not None or need[1] is not None or need[3] is not None)
-        dx, dw_ih = _input_grads(xp, Dx, x, x2, w_ih, need[0] is not None, need[1] is not None)
-        dw_hh = db_ih = db_hh = None
+        gout = xp.ascontiguousarray(g_out._data, dtype=gates.dtype)
+        if self.parts:
+            Dh, Dx = xp.empty((G, T, B), gates.dtype), xp.empty((G, T, B), gates.dtype)
+            dh_w = xp.zeros_like(dh)
+            _run_parts(_rnn_kernels(gates.dtype).gru_backward, self.parts, w_t, gates, hn, out,
+                       h0a, gout, dh, dh_w, Dh, Dx, xp.empty((2, G, B), gates.dtype),
+                       xp.empty_like(dh), reverse=self.reverse)
+            Dh, Dx = Dh.reshape(G, T * B), Dx.reshape(G, T * B)
+            dh += dh_w
+        else:
+            bptt = _gru_bptt_kernel if _rnn_kernels(gates.dtype) else _gru_bptt
+            Dh, Dx, dh = bptt(xp, gates, hn, out, h0a, gout, w_t, dh, self.reverse,
+                              need[0] is not None or need[1] is not None or need[3] is not None)
+        dx = dw_ih = dw_hh = db_ih = db_hh = None
+        if need[0] is not None:
+            dx = _from_rows(xp, Dx, rows).T.reshape(x.shape) if w_ih is None else \
+                xp.matmul(Dx.T, _to_rows(w_ih._data, rows)).reshape(x.shape)
+        if need[1] is not None:
+            dw_ih = _from_rows(xp, Dx @ x2, rows)
         if need[2] is not None:
-            dw_hh = _hidden_weight_grad(Dh, out, None if h0 is None else h0a, self.reverse)
+            dw_hh = _from_rows(xp, _hidden_weight_grad(Dh, out, None if h0 is None else h0a,
+                                                       self.reverse), rows)
         if need[3] is not None:
-            db_ih = Dx.sum(1)
+            db_ih = _from_rows(xp, Dx.sum(1), rows)
         if need[4] is not None:
-            db_hh = Dh.sum(1)
+            db_hh = _from_rows(xp, Dh.sum(1), rows)
         return tuple(None if g is None else _make_tensor(g) for g in
                      (dx, dw_ih, dw_hh, db_ih, db_hh,
                       None if need[5] is None else xp.ascontiguousarray(dh.T)))
@@ -585,7 +662,6 @@ def _gru_bptt_kernel(xp, gates, hn, out, h0, gout, w_t, dh, reverse, need_dx):
     directly."""
     kernels = _rnn_kernels(gates.dtype)
     T, G, B = gates.shape
-    gout = xp.ascontiguousarray(gout, dtype=gates.dtype)
     Dh, Dx = xp.empty((G, T, B), gates.dtype), xp.empty((G, T, B), gates.dtype)
     d = xp.empty((G, B), gates.dtype)
     dh_w = xp.zeros_like(dh)
