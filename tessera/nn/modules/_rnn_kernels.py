@@ -1,16 +1,15 @@
 """Compiled LSTM and GRU loops (numba; loaded through :func:`tessera.backend.jit.load`).
 
-The LSTM's forward and backward each run a whole sequence in one call
-(:func:`lstm_forward`, :func:`lstm_backward`): the loop calls NumPy's BLAS itself for every
-step's GEMM (through its address, ``backend/native.py``) and does the step's gate arithmetic
-in the same pass, so nothing goes back to Python between steps; on two threads each owns half
-the hidden units and the threads meet once a step at a spin barrier. Where the BLAS cannot
-be called so, :func:`lstm_forward_step` and :func:`lstm_backward_step` do one step's
-elementwise work per call (11 NumPy passes forward, 6 passes plus 7 whole-sequence passes
-backward otherwise), and the GRU's steps are calls of that kind. The layouts are the
-layers': feature-major gates ``(T, G, B)`` (for the GRU r, z, n; the LSTM's row order is
-``_rnn_ops._lstm_rows``), states ``(T, H, B)``, outputs ``(T, B, H)``. Float32 only:
-:func:`sigmoid` and :func:`tanh` are float32 approximations.
+A layer's forward and backward each run a whole sequence in one call (:func:`lstm_forward`,
+:func:`lstm_backward`, :func:`gru_forward`, :func:`gru_backward`): the loop calls NumPy's
+BLAS itself for every step's GEMM (through its address, ``backend/native.py``) and does the
+step's gate arithmetic in the same pass, so nothing goes back to Python between steps; on
+two threads each owns half the hidden units and the threads meet once a step at a spin
+barrier. Where the BLAS cannot be called so, the ``*_step`` kernels do one step's
+elementwise work per call (for the LSTM 11 NumPy passes forward, 6 passes plus 7
+whole-sequence passes backward otherwise). The layouts are the layers': feature-major gates
+``(T, G, B)`` with rows in ``_rnn_ops._gate_rows``'s order, states ``(T, H, B)``, outputs
+``(T, B, H)``. Float32 only: :func:`sigmoid` and :func:`tanh` are float32 approximations.
 """
 
 import math
@@ -179,7 +178,7 @@ def _wait_for_all(flags, P, steps, sched_yield):
 
 # -- the LSTM -----------------------------------------------------------------------------------
 # The gates' rows come in ``P`` parts, each with the o, i, f, g rows of its ``H / P`` hidden
-# units (``_rnn_ops._lstm_rows``), so that part p's gate arithmetic needs only its own rows
+# units (``_rnn_ops._gate_rows``), so that part p's gate arithmetic needs only its own rows
 # and its GEMM writes one block. With P = 1 that is o, i, f, g over all units.
 
 @kernel
