@@ -176,6 +176,29 @@ def _wait_for_all(flags, P, steps, sched_yield):
                 _call(sched_yield)
 
 
+@kernel
+def _start_step(sgemm, sched_yield, flags, p, P, s, first, w_ih, x, w, proj, h, a, reverse):
+    """The start of a whole-sequence loop's step ``s`` (of ``T = len(x) / B``) for part
+    ``p``, whose rows of ``w_ih``, ``w``, ``proj`` and the step's gates ``a`` (``(R, B)``)
+    are given: when a block of ``K = proj.shape[1]`` steps begins and ``w_ih`` is not empty,
+    the block's input projection as one GEMM into ``proj``; then the wait for every part to
+    finish step ``s - 1``, and ``a = w @ h[s % 2]``. Returns the first time step of the
+    current block (``first`` when none begins; its steps are ``proj[:, t - first]``)."""
+    R, B = a.shape
+    K = proj.shape[1]
+    if w_ih.shape[0] > 0 and s % K == 0:
+        T = x.shape[0] // B
+        steps = min(K, T - s)
+        first = T - s - steps if reverse else s
+        inputs = x.shape[1]
+        _sgemm(sgemm, True, R, steps * B, inputs, w_ih.ctypes.data, inputs,
+               x[first * B].ctypes.data, inputs, proj.ctypes.data, K * B)
+    _wait_for_all(flags, P, s, sched_yield)
+    H = w.shape[1]
+    _sgemm(sgemm, False, R, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B, a.ctypes.data, B)
+    return first
+
+
 # -- the LSTM -----------------------------------------------------------------------------------
 # The gates' rows come in ``P`` parts, each with the o, i, f, g rows of its ``H / P`` hidden
 # units (``_rnn_ops._gate_rows``), so that part p's gate arithmetic needs only its own rows
@@ -273,22 +296,14 @@ def lstm_forward(sgemm, sched_yield, p, P, w_ih, x, w, proj, bias, c0, gates, ce
     T, G, B = gates.shape
     H = G // 4
     n = H // P
-    K = proj.shape[1]
-    project = w_ih.shape[0] > 0
     rows, units = slice(4 * n * p, 4 * n * (p + 1)), slice(n * p, n * (p + 1))
     w, w_ih, proj, bias, c0 = w[rows], w_ih[rows], proj[rows], bias[rows], c0[units]
     first = 0
     for s in range(T):
         t = T - 1 - s if reverse else s
-        if project and s % K == 0:    # the next K steps' projection, as one GEMM
-            steps = min(K, T - s)
-            first = T - s - steps if reverse else s
-            _sgemm(sgemm, True, 4 * n, steps * B, x.shape[1], w_ih.ctypes.data, x.shape[1],
-                   x[first * B].ctypes.data, x.shape[1], proj.ctypes.data, K * B)
-        _wait_for_all(flags, P, s, sched_yield)
         a = gates[t, rows]
-        _sgemm(sgemm, False, 4 * n, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B,
-               a.ctypes.data, B)
+        first = _start_step(sgemm, sched_yield, flags, p, P, s, first, w_ih, x, w, proj, h, a,
+                            reverse)
         c_prev = c0 if s == 0 else cells[t + 1 if reverse else t - 1, units]
         _lstm_forward_cells(a, proj, bias, c_prev, cells[t, units], tanh_c[t, units],
                             h[(s + 1) % 2, units], out[t], t - first, n * p)
@@ -406,23 +421,15 @@ def gru_forward(sgemm, sched_yield, p, P, w_ih, x, w, proj, b_ih, b_hh, gates, h
     T, G, B = gates.shape
     H = G // 3
     n = H // P
-    K = proj.shape[1]
-    project = w_ih.shape[0] > 0
     rows, units = slice(3 * n * p, 3 * n * (p + 1)), slice(n * p, n * (p + 1))
     w, w_ih, proj = w[rows], w_ih[rows], proj[rows]
     b_ih, b_hh = b_ih[rows], b_hh[rows]
     first = 0
     for s in range(T):
         t = T - 1 - s if reverse else s
-        if project and s % K == 0:    # the next K steps' projection, as one GEMM
-            steps = min(K, T - s)
-            first = T - s - steps if reverse else s
-            _sgemm(sgemm, True, 3 * n, steps * B, x.shape[1], w_ih.ctypes.data, x.shape[1],
-                   x[first * B].ctypes.data, x.shape[1], proj.ctypes.data, K * B)
-        _wait_for_all(flags, P, s, sched_yield)
         a = gates[t, rows]
-        _sgemm(sgemm, False, 3 * n, B, H, w.ctypes.data, H, h[s % 2].ctypes.data, B,
-               a.ctypes.data, B)
+        first = _start_step(sgemm, sched_yield, flags, p, P, s, first, w_ih, x, w, proj, h, a,
+                            reverse)
         _gru_forward_cells(a, proj, b_ih, b_hh, hn[t, units], h[s % 2, units],
                            h[(s + 1) % 2, units], out[t], t - first, n * p)
         _announce(flags, p, s + 1)
