@@ -129,7 +129,7 @@ def _regrad(reference, inputs, grads, **params):
     return tuple(result)
 
 
-# == LSTM =======================================================================================
+# == Gate rows and whole-sequence loops (LSTM and GRU) ===========================================
 
 _LSTM_GATES = (3, 0, 1, 2)   # o, i, f, g, as indices into PyTorch's i, f, g, o
 _GRU_GATES = (0, 1, 2)       # r, z, n: PyTorch's order
@@ -218,6 +218,8 @@ def _run_parts(loop, parts, *args, reverse):
                                                 native.sched_yield_address(), p, parts, *args,
                                                 flags, reverse))
 
+
+# == LSTM =======================================================================================
 
 class LSTMLayer(_Recurrence):
     """``(x, w_ih, w_hh, b, h0, c0) -> (out, h_n, c_n)`` for one LSTM layer and direction.
