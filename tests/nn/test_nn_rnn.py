@@ -344,3 +344,31 @@ def test_fused_gru_and_rnn_layers_match_reference_without_initial_state():
                 assert_close(a, w, rtol=1e-4, atol=1e-5)
     empty = _rnn_ops.gru_layer(x[:0], w_ih, w_hh, b, b, None)
     assert tuple(empty[0].shape) == (0, 3, 2) and tuple(empty[1].shape) == (3, 2)
+
+
+@pytest.mark.parametrize("path", ["two-threads", "one-thread", "per-step"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_empty_sequences_and_batches_on_every_path(kind, path, monkeypatch):
+    _run_recurrences_as(path, monkeypatch)
+    H, gates = 6, 4 if kind == "lstm" else 3
+    rng = np.random.default_rng(12)
+    w_ih, w_hh = (ts.tensor(rng.standard_normal((gates * H, n)).astype(np.float32))
+                  for n in (5, H))
+    b = ts.tensor(rng.standard_normal(gates * H).astype(np.float32))
+    for T, B in [(0, 3), (4, 0)]:
+        x = ts.tensor(rng.standard_normal((T, B, 5)).astype(np.float32))
+        states = [ts.tensor(rng.standard_normal((B, H)).astype(np.float32), requires_grad=True)
+                  for _ in range(2 if kind == "lstm" else 1)]
+        if kind == "lstm":
+            out, h, c = _rnn_ops.lstm_layer(x, w_ih, w_hh, b, *states)
+            finals = (h, c)
+        else:
+            out, h = _rnn_ops.gru_layer(x, w_ih, w_hh, b, b, *states)
+            finals = (h,)
+        assert tuple(out.shape) == (T, B, H)
+        if T == 0:   # the final states are the initial ones, and so are their gradients
+            for final, state in zip(finals, states):
+                assert_close(final, state.detach())
+            grads = ts.autograd.grad(sum(f.sum() for f in finals), states)
+            for g in grads:
+                assert_close(g, ts.ones(B, H))
