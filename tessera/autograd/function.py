@@ -305,6 +305,7 @@ def sum_to_shape(grad, shape):
 
 def sum_array_to_shape(a, shape):
     """:func:`sum_to_shape` for an array (the gradient of a broadcast, not recorded)."""
+    shape = tuple(shape)
     if a.shape == shape:
         return a
     lead = a.ndim - len(shape)

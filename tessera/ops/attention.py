@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import grad_mode
-from ..autograd.function import Function, sum_to_shape
+from ..autograd.function import Function, sum_array_to_shape, sum_to_shape
 from ..backend import dtypes
 from ..backend.parallel import gemm_ns, parallel_for, pass_ns
 from ._util import broadcast_shapes, check_tensor, make_tensor
@@ -42,23 +42,12 @@ def _sum_heads(g, repeats, shape):
     return sum_to_shape(g, shape)
 
 
-def _sum_to(array, shape):
-    """Sum an array down to ``shape`` (undo broadcasting), as ``sum_to_shape`` on arrays."""
-    shape = tuple(shape)
-    if array.shape == shape:
-        return array
-    lead = array.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
-                                      if s == 1 and array.shape[i + lead] != 1)
-    return array.sum(axis=axes, keepdims=True).reshape(shape)
-
-
 def _reduce_heads(array, repeats, shape):
     """``_sum_heads`` on arrays."""
     if repeats != 1:
         array = array.reshape(array.shape[:-3] + (array.shape[-3] // repeats, repeats)
                               + array.shape[-2:]).sum(axis=-3)
-    return _sum_to(array, shape)
+    return sum_array_to_shape(array, shape)
 
 
 def _dropout_scale(shape, dropout_p, dtype):
@@ -233,10 +222,10 @@ class Attention(Function):
 
         parallel_for(rows.n, chunk,
                      _gemm_and_softmax_ns(shape, qd.shape[-1], vd.shape[-1], backward=True))
-        grads = (None if gq is None else _sum_to(gq, q.shape),
+        grads = (None if gq is None else sum_array_to_shape(gq, q.shape),
                  None if gk is None else _reduce_heads(gk, self.repeats, k.shape),
                  None if gv is None else _reduce_heads(gv, self.repeats, v.shape),
-                 _sum_to(g_scores, float_mask.shape) if need_mask else None)
+                 sum_array_to_shape(g_scores, float_mask.shape) if need_mask else None)
         return tuple(None if a is None else make_tensor(a.astype(dtype, copy=False))
                      for a in grads)
 

@@ -253,7 +253,7 @@ class LSTMLayer(_Recurrence):
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
         self.parts = parts = _split_parts(kernels, T, B, H, x.shape[2], 4)
-        rows = _gate_rows(H, max(parts, 1), _LSTM_GATES)
+        self.rows = rows = _gate_rows(H, max(parts, 1), _LSTM_GATES)
         half = None if kernels else 0.5   # the NumPy steps' tanh trick (the kernels need none)
         bias = None if b is None else _to_rows(b, rows, half)
         if kernels is not None and bias is None:
@@ -289,8 +289,7 @@ class LSTMLayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 4
-        parts = self.parts
-        rows = _gate_rows(H, max(parts, 1), _LSTM_GATES)
+        parts, rows = self.parts, self.rows
         c_first = xp.zeros((H, B), gates.dtype) if c0 is None else \
             xp.ascontiguousarray(c0._data.T)
         w_t = xp.ascontiguousarray(_to_rows(w_hh._data, rows).T)  # the faster GEMM operand
@@ -501,26 +500,29 @@ class GRULayer(_Recurrence):
         self.reverse = reverse
         kernels = _rnn_kernels(dt)
         self.parts = parts = _split_parts(kernels, T, B, H, x.shape[2], 3)
+        # Reordered only for two parts or more: r, z, n over all units is PyTorch's order.
+        self.rows = rows = _gate_rows(H, parts, _GRU_GATES) if parts > 1 else None
         gates = xp.empty((T, G, B), dt)    # activated r, z, n per step, feature-major
         hn = xp.empty((T, H, B), dt)       # W_hn h + b_hn, which r scales
         out = xp.empty((T, B, H), dt)
-        if parts:
-            x2, h_t = self._forward_whole(kernels, x, w_ih, w_hh, b_ih, b_hh, h0, gates, hn,
-                                          out)
+        if kernels is not None:
+            # Without w_ih, x is the projection (T, B, 3H): its rows, feature-major (3H, T, B).
+            proj = None if w_ih is not None else \
+                xp.ascontiguousarray(_to_rows(x.reshape(T * B, G).T, rows)).reshape(G, T, B)
+            w_in = None if w_ih is None else xp.ascontiguousarray(_to_rows(w_ih, rows))
+            w_rec = xp.ascontiguousarray(_to_rows(w_hh, rows))
+            zeros = xp.zeros(G, dt)
+            b_in = zeros if b_ih is None else _to_rows(b_ih, rows)
+            b_h = zeros if b_hh is None else _to_rows(b_hh, rows)
+            state = gates, hn, out
+            if parts:
+                x2, h_t = _gru_forward_whole(kernels, parts, x, proj, w_in, w_rec, b_in, b_h,
+                                             h0, state, reverse)
+            else:
+                x2, h_t = _gru_forward_steps(kernels, x, proj, w_in, w_rec, b_in, b_h, h0,
+                                             state, reverse)
             self.saved = (x2, gates, hn, out)
             return out, xp.ascontiguousarray(h_t.T)
-        if kernels is not None:
-            x2, proj = _project_inputs(xp, x, w_ih, None, G)
-            proj = xp.ascontiguousarray(proj)
-            bi = xp.zeros(G, dt) if b_ih is None else b_ih
-            bh = xp.zeros(G, dt) if b_hh is None else b_hh
-            h_t = _initial_states(h0, H, B, dt)   # read one, write the other
-            for s, t in enumerate(_steps(T, reverse)):
-                xp.matmul(w_hh, h_t[s % 2], out=gates[t])
-                kernels.gru_forward_step(gates, proj, bi, bh, hn, out, h_t[s % 2],
-                                         h_t[(s + 1) % 2], t)
-            self.saved = (x2, gates, hn, out)
-            return out, xp.ascontiguousarray(h_t[T % 2].T)
         x2, proj = _project_inputs(xp, x, w_ih, b_ih, G)
         h = xp.zeros((B, H), dt) if h0 is None else h0
         bh = None if b_hh is None else b_hh[:, None]
@@ -547,26 +549,6 @@ class GRULayer(_Recurrence):
         self.saved = (x2, gates, hn, out)
         return out, h.copy()
 
-    def _forward_whole(self, kernels, x, w_ih, w_hh, b_ih, b_hh, h0, gates, hn, out):
-        """The forward as compiled loops over the whole sequence, one per part
-        (``kernels.gru_forward``); returns ``x`` as a ``(T*B, I)`` matrix (or None) and the
-        last hidden state ``(H, B)``."""
-        T, G, B = gates.shape
-        dt = gates.dtype
-        rows = self.rows = None if self.parts == 1 else _gate_rows(G // 3, self.parts, _GRU_GATES)
-        proj = None if w_ih is not None else \
-            np.ascontiguousarray(_to_rows(x.reshape(T * B, G).T, rows)).reshape(G, T, B)
-        w_in = None if w_ih is None else np.ascontiguousarray(_to_rows(w_ih, rows))
-        w_in, x_rows, proj, x2 = _whole_sequence_inputs(x, proj, w_in, G)
-        zeros = np.zeros(G, dt)
-        b_in = zeros if b_ih is None else _to_rows(b_ih, rows)
-        b_h = zeros if b_hh is None else _to_rows(b_hh, rows)
-        h = _initial_states(h0, G // 3, B, dt)
-        _run_parts(kernels.gru_forward, self.parts, w_in, x_rows,
-                   np.ascontiguousarray(_to_rows(w_hh, rows)), proj, b_in, b_h, gates, hn, out,
-                   h, reverse=self.reverse)
-        return x2, h[T % 2]
-
     def backward(self, g_out, g_h):
         if grad_mode.is_grad_enabled():
             return _regrad(gru_layer_reference, self.saved_inputs, (g_out, g_h),
@@ -576,7 +558,7 @@ class GRULayer(_Recurrence):
         xp = get_array_module(gates)
         T, G, B = gates.shape
         H = G // 3
-        rows = self.rows if self.parts else None
+        rows = self.rows
         h0a = xp.zeros((B, H), gates.dtype) if h0 is None else xp.ascontiguousarray(h0._data)
         w_t = xp.ascontiguousarray(_to_rows(w_hh._data, rows).T)  # (H, 3H): the faster operand
         dh = g_h._data.T.copy()   # written in place: never the caller's gradient
@@ -610,6 +592,35 @@ class GRULayer(_Recurrence):
         return tuple(None if g is None else _make_tensor(g) for g in
                      (dx, dw_ih, dw_hh, db_ih, db_hh,
                       None if need[5] is None else xp.ascontiguousarray(dh.T)))
+
+
+def _gru_forward_whole(kernels, parts, x, proj, w_in, w_rec, b_in, b_h, h0, state, reverse):
+    """The forward as compiled loops over the whole sequence (``kernels.gru_forward``), one
+    per part on its own thread, from the input ``x`` and its weight ``w_in``, or from the
+    projection ``proj`` (``w_in`` None); returns ``x`` as a ``(T*B, I)`` matrix (or None) and
+    the last hidden state ``(H, B)``."""
+    gates, hn, out = state
+    T, G, B = gates.shape
+    w_in, x_rows, proj, x2 = _whole_sequence_inputs(x, proj, w_in, G)
+    h = _initial_states(h0, G // 3, B, gates.dtype)
+    _run_parts(kernels.gru_forward, parts, w_in, x_rows, w_rec, proj, b_in, b_h, gates, hn,
+               out, h, reverse=reverse)
+    return x2, h[T % 2]
+
+
+def _gru_forward_steps(kernels, x, proj, w_in, w_rec, b_in, b_h, h0, state, reverse):
+    """The forward step by step from Python: NumPy's GEMM, then the step's compiled
+    arithmetic; arguments and results as :func:`_gru_forward_whole`'s."""
+    gates, hn, out = state
+    T, G, B = gates.shape
+    x2 = None
+    if w_in is not None:
+        x2, proj = _project_inputs(np, x, w_in, None, G)
+    h = _initial_states(h0, G // 3, B, gates.dtype)   # read one, write the other
+    for s, t in enumerate(_steps(T, reverse)):
+        np.matmul(w_rec, h[s % 2], out=gates[t])
+        kernels.gru_forward_step(gates, proj, b_in, b_h, hn, out, h[s % 2], h[(s + 1) % 2], t)
+    return x2, h[T % 2]
 
 
 def _gru_bptt(xp, gates, hn, out, h0, gout, w_t, dh, reverse, need_dx):
